@@ -1,0 +1,26 @@
+# Two commands on a fresh machine: `make demo` (set up, run the main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench
+
+$(BIN)/gridlab: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/gridlab
+
+demo: setup
+	$(BIN)/gridlab demo --plot runs/demo/plan.png
+
+lint: setup
+	$(BIN)/ruff check gridlab tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/bench_solver.py
+	$(BIN)/python benchmarks/bench_env.py

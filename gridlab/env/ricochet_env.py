@@ -1,0 +1,258 @@
+"""`RicochetRobotsEnv`: the gymnasium environment, on fixed layouts or random solvable boards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from gridlab.env.ascii import render_ascii
+from gridlab.env.board import DIRECTION_NAMES, Cell, FixedLayout, slide
+from gridlab.env.generator import (
+    DEFAULT_BORDER_DENSITY,
+    DEFAULT_CORNER_DENSITY,
+    BoardSpec,
+    check_band,
+    random_layout,
+)
+from gridlab.env.observations import ObservationEncoder, channel_names, observation_space
+from gridlab.env.rendering import board_rgb
+from gridlab.env.solver import solve
+
+
+class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
+    """Ricochet Robots as a gymnasium environment.
+
+    Each episode is one puzzle: a fixed layout (or one drawn from a list of them) or a random
+    solvable board whose optimal plan length lies in ``[min_moves, max_moves]``. Action
+    ``robot * 4 + direction`` slides a robot; with ``include_noop`` the last action
+    (``num_robots * 4``) waits a step. The episode ends when the target robot rests on the
+    goal (``info["is_success"]``) or is truncated after ``max_steps`` steps.
+
+    Example:
+        >>> env = RicochetRobotsEnv(height=8, width=8, num_robots=2, seed=0)
+        >>> obs, info = env.reset()
+        >>> obs.shape, info["optimal_length"] >= 1
+        ((8, 8, 8), True)
+
+    Args:
+        height, width, num_robots: Board size and robot count for random boards. Taken from
+            ``fixed_layout`` when given (passing values that disagree with it is an error).
+        include_noop: Add a no-op ("thinking") action after the moves.
+        step_penalty: Reward added on every step (e.g. ``-0.01``).
+        goal_reward: Reward added on the step that solves the puzzle.
+        max_steps: Steps before truncation.
+        fixed_layout: A `FixedLayout`, or a sequence of them to draw one from per episode.
+        seed: Seed for the first ``reset()`` (later resets continue the same stream).
+        obs_mode: ``"image"``, ``"symbolic"`` or ``"rgb"`` (see `gridlab.env.observations`).
+        channels_first: ``(C, H, W)`` instead of ``(H, W, C)`` for image and RGB observations.
+        render_mode: ``"ansi"`` (text) or ``"rgb_array"``.
+        min_moves, max_moves: Band of optimal plan lengths for random boards.
+        corner_density, border_density: Wall densities for random boards (see `BoardSpec`).
+        rgb_cell_size: Pixels per cell for RGB observations.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        height: int | None = None,
+        width: int | None = None,
+        num_robots: int | None = None,
+        include_noop: bool = False,
+        step_penalty: float = -0.01,
+        goal_reward: float = 1.0,
+        max_steps: int = 30,
+        fixed_layout: FixedLayout | Sequence[FixedLayout] | None = None,
+        seed: int | None = None,
+        obs_mode: str = "image",
+        channels_first: bool = True,
+        render_mode: str | None = None,
+        min_moves: int = 1,
+        max_moves: int = 10,
+        corner_density: float = DEFAULT_CORNER_DENSITY,
+        border_density: float = DEFAULT_BORDER_DENSITY,
+        rgb_cell_size: int = 8,
+    ) -> None:
+        self.layouts = _as_layouts(fixed_layout)
+        if self.layouts:
+            first = self.layouts[0]
+            shape = (first.height, first.width, first.num_robots)
+            for name, given, actual in zip(
+                ("height", "width", "num_robots"), (height, width, num_robots), shape, strict=True
+            ):
+                if given is not None and given != actual:
+                    raise ValueError(
+                        f"{name}={given} disagrees with fixed_layout ({name}={actual}); leave it unset"
+                    )
+            height, width, num_robots = shape
+        self.spec_board = BoardSpec(
+            8 if height is None else height,
+            8 if width is None else width,
+            2 if num_robots is None else num_robots,
+            corner_density,
+            border_density,
+        )
+        check_band(min_moves, max_moves)
+        if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"unknown render_mode {render_mode!r}; choose one of {self.metadata['render_modes']}"
+            )
+        self.height, self.width, self.num_robots = (
+            self.spec_board.height,
+            self.spec_board.width,
+            self.spec_board.num_robots,
+        )
+        self.include_noop = include_noop
+        self.step_penalty = float(step_penalty)
+        self.goal_reward = float(goal_reward)
+        self.max_steps = int(max_steps)
+        self.obs_mode = obs_mode
+        self.channels_first = channels_first
+        self.render_mode = render_mode
+        self.min_moves, self.max_moves = min_moves, max_moves
+        self.rgb_cell_size = rgb_cell_size
+        self.channel_names = channel_names(self.num_robots)
+        self.observation_space = observation_space(
+            obs_mode, self.height, self.width, self.num_robots, channels_first, rgb_cell_size
+        )
+        self.action_space = gym.spaces.Discrete(4 * self.num_robots + int(include_noop))
+        self._first_seed = seed
+        self._optimal_lengths: dict[int, int] = {}
+        self.layout: FixedLayout | None = None
+        self.robots: tuple[Cell, ...] = ()
+        self.steps = 0
+        self._done = True
+
+    # -- episode -------------------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a new puzzle.
+
+        Args:
+            seed: Reseed the environment's random stream.
+            options: ``{"layout": FixedLayout}`` plays that puzzle (same size and robot count);
+                ``{"layout_index": i}`` picks the ``i``-th fixed layout.
+
+        Returns:
+            ``(observation, info)`` with ``info["optimal_length"]`` the optimal plan length.
+        """
+        if seed is None:
+            seed = self._first_seed
+        self._first_seed = None
+        super().reset(seed=seed)
+        options = options or {}
+        unknown = set(options) - {"layout", "layout_index"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; use 'layout' or 'layout_index'")
+        if "layout" in options:
+            self.layout = self._check_layout(options["layout"])
+            optimal = self._optimal_length(self.layout)
+        elif self.layouts:
+            index = options.get("layout_index")
+            if index is None:
+                index = int(self.np_random.integers(len(self.layouts))) if len(self.layouts) > 1 else 0
+            if not 0 <= index < len(self.layouts):
+                raise ValueError(f"layout_index must be from 0 to {len(self.layouts) - 1}, got {index}")
+            self.layout = self.layouts[index]
+            if index not in self._optimal_lengths:
+                self._optimal_lengths[index] = self._optimal_length(self.layout)
+            optimal = self._optimal_lengths[index]
+        else:
+            self.layout, plan = random_layout(self.spec_board, self.np_random, self.min_moves, self.max_moves)
+            optimal = len(plan)
+        self._encode = ObservationEncoder(self.layout, self.obs_mode, self.channels_first, self.rgb_cell_size)
+        self.robots = self.layout.robots
+        self.steps = 0
+        self._done = False
+        return self._encode(self.robots), {"optimal_length": optimal, "is_success": False}
+
+    def step(
+        self, action: int | np.integer | np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply ``action``; see the class docstring for the action encoding."""
+        if self.layout is None or self._done:
+            raise RuntimeError("the episode is over (or never started); call reset() first")
+        a = _as_action(action, self.action_space.n, self.include_noop)
+        if a < 4 * self.num_robots:
+            robot, direction = divmod(a, 4)
+            robots = list(self.robots)
+            robots[robot] = slide(self.layout.h_walls, self.layout.v_walls, robots, robot, direction)
+            self.robots = tuple(robots)
+        self.steps += 1
+        success = self.robots[self.layout.target_robot] == self.layout.goal_position
+        reward = self.step_penalty + (self.goal_reward if success else 0.0)
+        truncated = not success and self.steps >= self.max_steps
+        self._done = success or truncated
+        return self._encode(self.robots), reward, success, truncated, {"is_success": success}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _check_layout(self, layout: object) -> FixedLayout:
+        if not isinstance(layout, FixedLayout):
+            raise ValueError(f"options['layout'] must be a FixedLayout, got {type(layout).__name__}")
+        if (layout.height, layout.width, layout.num_robots) != (
+            self.height,
+            self.width,
+            self.num_robots,
+        ):
+            raise ValueError(
+                f"layout is {layout.height}x{layout.width} with {layout.num_robots} robots but this env "
+                f"is {self.height}x{self.width} with {self.num_robots}; build an env for that size"
+            )
+        return layout
+
+    def _optimal_length(self, layout: FixedLayout) -> int:
+        plan = solve(layout, max_depth=self.max_steps)
+        if plan is None:
+            raise ValueError(f"layout has no solution within max_steps={self.max_steps} moves")
+        return len(plan)
+
+    def action_meaning(self, action: int) -> str:
+        """Human-readable name of an action, e.g. ``"robot 1 LEFT"`` or ``"no-op"``."""
+        a = _as_action(action, self.action_space.n, self.include_noop)
+        if a == 4 * self.num_robots:
+            return "no-op"
+        return f"robot {a // 4} {DIRECTION_NAMES[a % 4]}"
+
+    def render(self) -> str | np.ndarray | None:
+        if self.layout is None or self.render_mode is None:
+            return None
+        if self.render_mode == "ansi":
+            status = (
+                "solved" if self.robots[self.layout.target_robot] == self.layout.goal_position else "playing"
+            )
+            return (
+                f"{render_ascii(self.layout, self.robots)}\n"
+                f"step {self.steps}/{self.max_steps}, target robot {self.layout.target_robot}, {status}\n"
+            )
+        return board_rgb(self.layout, self.robots, cell_size=16)
+
+
+def _as_layouts(fixed_layout: FixedLayout | Sequence[FixedLayout] | None) -> list[FixedLayout]:
+    if fixed_layout is None:
+        return []
+    layouts = [fixed_layout] if isinstance(fixed_layout, FixedLayout) else list(fixed_layout)
+    if not layouts or not all(isinstance(x, FixedLayout) for x in layouts):
+        raise ValueError("fixed_layout must be a FixedLayout or a non-empty sequence of FixedLayouts")
+    shapes = {(x.height, x.width, x.num_robots) for x in layouts}
+    if len(shapes) > 1:
+        raise ValueError(f"all fixed layouts must share size and robot count, got {sorted(shapes)}")
+    return layouts
+
+
+def _as_action(action: object, n_actions: int, include_noop: bool) -> int:
+    value = np.asarray(action)
+    if value.shape not in ((), (1,)) or not np.issubdtype(value.dtype, np.integer):
+        raise ValueError(f"action must be one integer, got {action!r}")
+    a = int(value.reshape(()))
+    if not 0 <= a < n_actions:
+        noop = f"; {n_actions - 1} is the no-op" if include_noop else ""
+        raise ValueError(
+            f"action {a} is out of range: valid actions are 0..{n_actions - 1} (robot * 4 + direction{noop})"
+        )
+    return a

@@ -1,0 +1,335 @@
+"""Exact optimal solver: iterative-deepening depth-first search compiled with numba.
+
+The search uses the tricks of fast Ricochet Robots solvers:
+
+* a neighbour table ``(cells, 4)`` so a slide is a few array reads per cell;
+* a per-cell lower bound on the target robot's remaining moves: the number of straight moves
+  it needs if it could stop on any cell (robots can only block paths, never shorten them),
+  used to prune and, when the bound is tight, to move the target robot alone;
+* a transposition table keyed by the target's cell and the *sorted* cells of the other robots
+  (non-target robots are interchangeable), storing the largest depth budget already searched;
+* no move that undoes the previous one (it is never part of an optimal plan).
+
+Iterative deepening makes the first plan found optimal. `gridlab.env.bfs` holds the plain
+breadth-first search that the tests check this solver against.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from gridlab.env.board import DELTAS, FixedLayout, Move, slide
+
+DEFAULT_MAX_DEPTH = 20
+_UNREACHABLE = 127
+_FOUND, _NOT_FOUND, _TABLE_FULL = 1, 0, -1
+_MIN_TABLE_BITS, _MAX_TABLE_BITS = 16, 28
+
+
+def neighbour_table(h_walls: np.ndarray, v_walls: np.ndarray) -> np.ndarray:
+    """Cell index of the neighbour in each direction, ``-1`` where a wall is in the way.
+
+    Returns:
+        int64 array of shape ``(H * W, 4)``; cell ``(r, c)`` has index ``r * W + c``.
+    """
+    H, W = v_walls.shape[0], h_walls.shape[1]
+    rows, cols = np.divmod(np.arange(H * W), W)
+    blocked = np.stack(
+        [
+            h_walls[rows, cols],
+            h_walls[rows + 1, cols],
+            v_walls[rows, cols],
+            v_walls[rows, cols + 1],
+        ],
+        axis=1,
+    )
+    deltas = np.array([dr * W + dc for dr, dc in DELTAS])
+    return np.where(blocked, -1, np.arange(H * W)[:, None] + deltas[None, :]).astype(np.int64)
+
+
+@numba.njit(cache=True)
+def _lower_bounds(nxt: np.ndarray, goal: int) -> np.ndarray:
+    """Straight moves the target needs from each cell to reach ``goal`` if it could stop anywhere."""
+    n_cells = nxt.shape[0]
+    lb = np.full(n_cells, _UNREACHABLE, dtype=np.int64)
+    queue = np.empty(n_cells, dtype=np.int64)
+    lb[goal] = 0
+    queue[0] = goal
+    head, tail = 0, 1
+    while head < tail:
+        x = queue[head]
+        head += 1
+        for d in range(4):
+            y = nxt[x, d]
+            while y >= 0:
+                if lb[y] > lb[x] + 1:
+                    lb[y] = lb[x] + 1
+                    queue[tail] = y
+                    tail += 1
+                y = nxt[y, d]
+    return lb
+
+
+@numba.njit(cache=True, inline="always")
+def _state_key(robots: np.ndarray, target: int, buf: np.ndarray) -> np.int64:
+    """Target cell in the top byte, then the other robots' cells in sorted order."""
+    n = 0
+    for i in range(robots.shape[0]):
+        if i != target:
+            v = robots[i]
+            j = n
+            while j > 0 and buf[j - 1] > v:
+                buf[j] = buf[j - 1]
+                j -= 1
+            buf[j] = v
+            n += 1
+    key = robots[target]
+    for j in range(n):
+        key = (key << 8) | buf[j]
+    return key
+
+
+@numba.njit(cache=True)
+def _search(
+    nxt: np.ndarray,
+    lb: np.ndarray,
+    goal: int,
+    target: int,
+    start: np.ndarray,
+    min_limit: int,
+    max_limit: int,
+    tt_keys: np.ndarray,
+    tt_vals: np.ndarray,
+    tt_stamps: np.ndarray,
+    stamp: int,
+    plan: np.ndarray,
+) -> tuple[int, int]:
+    """Iterative deepening from ``min_limit`` to ``max_limit`` moves.
+
+    Returns:
+        ``(status, length)``: status ``1`` found (the plan is in ``plan[:length]`` as
+        ``(robot, direction)`` rows), ``0`` no plan within ``max_limit``, ``-1`` the
+        transposition table filled up (retry with a larger one).
+    """
+    n_robots = start.shape[0]
+    n_moves = 4 * n_robots
+    robots = start.copy()
+    occ = np.zeros(nxt.shape[0], dtype=np.bool_)
+    for i in range(n_robots):
+        occ[robots[i]] = True
+    order = np.empty(n_robots, dtype=np.int64)  # target robot first: plans end with it
+    order[0] = target
+    k = 1
+    for i in range(n_robots):
+        if i != target:
+            order[k] = i
+            k += 1
+    opposite = np.array([1, 0, 3, 2])
+    buf = np.empty(n_robots, dtype=np.int64)
+    mask = tt_keys.shape[0] - 1
+    capacity = tt_keys.shape[0] // 2
+    used = 0
+    next_move = np.zeros(max_limit + 1, dtype=np.int64)
+    came_from = np.zeros(max_limit + 1, dtype=np.int64)
+
+    for limit in range(min_limit, max_limit + 1):
+        depth = 0
+        next_move[0] = 0
+        while True:
+            if next_move[depth] == n_moves:  # this node is exhausted: undo the move into it
+                if depth == 0:
+                    break
+                depth -= 1
+                i = plan[depth, 0]
+                occ[robots[i]] = False
+                robots[i] = came_from[depth]
+                occ[robots[i]] = True
+                continue
+            m = next_move[depth]
+            next_move[depth] += 1
+            i = order[m // 4]
+            d = m % 4
+            remaining = limit - depth
+            if i != target and lb[robots[target]] >= remaining:
+                continue  # every remaining move must move the target robot
+            if depth > 0 and plan[depth - 1, 0] == i and plan[depth - 1, 1] == opposite[d]:
+                continue
+            p = robots[i]
+            q = p
+            while True:
+                s = nxt[q, d]
+                if s < 0 or occ[s]:
+                    break
+                q = s
+            if q == p:
+                continue
+            if i == target and q == goal:
+                plan[depth, 0] = i
+                plan[depth, 1] = d
+                return 1, depth + 1
+            if remaining == 1:
+                continue
+            target_cell = q if i == target else robots[target]
+            if lb[target_cell] > remaining - 1:
+                continue
+            occ[p] = False
+            occ[q] = True
+            robots[i] = q
+            key = _state_key(robots, target, buf)
+            h = (key ^ (key >> 21)) * 0x2545F4914F6CDD1D
+            slot = (h ^ (h >> 32)) & mask
+            pruned = False
+            while tt_stamps[slot] == stamp and tt_keys[slot] != key:
+                slot = (slot + 1) & mask
+            if tt_stamps[slot] != stamp:  # a state never seen in this search
+                tt_stamps[slot] = stamp
+                tt_keys[slot] = key
+                tt_vals[slot] = remaining - 1
+                used += 1
+                if used > capacity:
+                    return -1, 0
+            elif tt_vals[slot] >= remaining - 1:
+                pruned = True  # already searched this state with at least this budget
+            else:
+                tt_vals[slot] = remaining - 1
+            if pruned:
+                robots[i] = p
+                occ[q] = False
+                occ[p] = True
+                continue
+            plan[depth, 0] = i
+            plan[depth, 1] = d
+            came_from[depth] = p
+            depth += 1
+            next_move[depth] = 0
+    return 0, 0
+
+
+class _Table:
+    """A reusable transposition table: entries from earlier searches are ignored via a stamp."""
+
+    def __init__(self, bits: int) -> None:
+        self.keys = np.zeros(1 << bits, dtype=np.int64)
+        self.vals = np.zeros(1 << bits, dtype=np.int8)
+        self.stamps = np.zeros(1 << bits, dtype=np.int32)
+        self.stamp = 0
+
+    def next_stamp(self) -> int:
+        if self.stamp == np.iinfo(np.int32).max:
+            self.stamps[:] = 0
+            self.stamp = 0
+        self.stamp += 1
+        return self.stamp
+
+
+_table = _Table(_MIN_TABLE_BITS)
+
+
+def _run(
+    nxt: np.ndarray,
+    lb: np.ndarray,
+    layout: FixedLayout,
+    robots: np.ndarray,
+    min_limit: int,
+    max_limit: int,
+) -> list[Move] | None:
+    global _table
+    goal = layout.goal_position[0] * layout.width + layout.goal_position[1]
+    plan = np.zeros((max(max_limit, 1), 2), dtype=np.int64)
+    while True:
+        status, length = _search(
+            nxt,
+            lb,
+            goal,
+            layout.target_robot,
+            robots,
+            min_limit,
+            max_limit,
+            _table.keys,
+            _table.vals,
+            _table.stamps,
+            _table.next_stamp(),
+            plan,
+        )
+        if status != _TABLE_FULL:
+            break
+        bits = int(np.log2(_table.keys.shape[0])) + 2
+        if bits > _MAX_TABLE_BITS:
+            raise MemoryError(f"solver transposition table exceeded 2**{_MAX_TABLE_BITS} entries")
+        _table = _Table(bits)
+    if status == _NOT_FOUND:
+        return None
+    return [(int(r), int(d)) for r, d in plan[:length]]
+
+
+def _prepare(layout: FixedLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    nxt = neighbour_table(layout.h_walls, layout.v_walls)
+    goal = layout.goal_position[0] * layout.width + layout.goal_position[1]
+    robots = np.array([r * layout.width + c for r, c in layout.robots], dtype=np.int64)
+    return nxt, _lower_bounds(nxt, goal), robots
+
+
+def _check_depth(max_depth: int) -> int:
+    if not isinstance(max_depth, (int, np.integer)) or not 1 <= max_depth <= 100:
+        raise ValueError(f"max_depth must be an integer from 1 to 100, got {max_depth!r}")
+    return int(max_depth)
+
+
+def solve(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH) -> list[Move] | None:
+    """An optimal plan for ``layout``.
+
+    Args:
+        layout: The puzzle.
+        max_depth: Longest plan to look for.
+
+    Returns:
+        A shortest list of ``(robot, direction)`` moves after which the target robot rests on
+        the goal, or ``None`` when no plan of at most ``max_depth`` moves exists.
+    """
+    max_depth = _check_depth(max_depth)
+    nxt, lb, robots = _prepare(layout)
+    bound = int(lb[robots[layout.target_robot]])
+    if bound > max_depth:
+        return None
+    return _run(nxt, lb, layout, robots, max(bound, 1), max_depth)
+
+
+def optimal_first_moves(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH) -> frozenset[Move]:
+    """Every move that starts *some* optimal plan (empty when unsolvable within ``max_depth``).
+
+    This is the label "which moves are optimal now" that probes and evaluations need: a puzzle
+    often has several optimal plans that start differently.
+    """
+    best = solve(layout, max_depth)
+    if best is None:
+        return frozenset()
+    length = len(best)
+    nxt, lb, _ = _prepare(layout)
+    moves = set()
+    for robot in range(layout.num_robots):
+        for direction in range(4):
+            robots = list(layout.robots)
+            robots[robot] = slide(layout.h_walls, layout.v_walls, robots, robot, direction)
+            if robots[robot] == layout.robots[robot]:
+                continue
+            if robots[layout.target_robot] == layout.goal_position:
+                if length == 1:
+                    moves.add((robot, direction))
+                continue
+            if length == 1:
+                continue
+            cells = np.array([r * layout.width + c for r, c in robots], dtype=np.int64)
+            if lb[cells[layout.target_robot]] > length - 1:
+                continue
+            if _run(nxt, lb, layout, cells, length - 1, length - 1) is not None:
+                moves.add((robot, direction))
+    return frozenset(moves)
+
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "neighbour_table",
+    "optimal_first_moves",
+    "solve",
+]

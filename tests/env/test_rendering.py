@@ -1,0 +1,30 @@
+"""Pictures: the RGB array and the matplotlib drawing."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+
+from gridlab.env import describe_plan, fixed_layout_v3_blocker, plot_board, solve
+from gridlab.env.rendering import ROBOT_COLORS, board_rgb
+
+
+def test_rgb_image_draws_robots_walls_and_goal() -> None:
+    layout = fixed_layout_v3_blocker()
+    img = board_rgb(layout, cell_size=10)
+    assert img.shape == (50, 50, 3) and img.dtype == np.uint8
+    assert tuple(img[5, 5]) == ROBOT_COLORS[0]  # robot 0 centre at (0, 0)
+    assert tuple(img[45, 35]) == ROBOT_COLORS[1]  # robot 1 centre at (4, 3)
+    assert tuple(img[0, 25]) == (40, 40, 40) and tuple(img[25, 49]) == (40, 40, 40)  # border walls
+    goal_pixel = img[3, 23]  # goal (0, 2), off the centre line, away from the grid
+    assert tuple(goal_pixel) not in {(236, 232, 222), ROBOT_COLORS[0]}
+
+
+def test_plot_board_draws_plan_arrows() -> None:
+    layout = fixed_layout_v3_blocker()
+    plan = solve(layout)
+    ax = plot_board(layout, plan=plan, title="blocker")
+    assert ax.get_title() == "blocker"
+    assert len([p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]) == len(plan) == 2
+    assert describe_plan(plan) == "robot 1 UP, robot 0 RIGHT"
