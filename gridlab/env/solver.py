@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from gridlab.env.board import DELTAS, FixedLayout, Move, slide
+from gridlab.env.board import FixedLayout, Move, slide
 
 DEFAULT_MAX_DEPTH = 20
 _UNREACHABLE = 127
@@ -27,25 +27,31 @@ _FOUND, _NOT_FOUND, _TABLE_FULL = 1, 0, -1
 _MIN_TABLE_BITS, _MAX_TABLE_BITS = 16, 28
 
 
+@numba.njit(cache=True)
 def neighbour_table(h_walls: np.ndarray, v_walls: np.ndarray) -> np.ndarray:
     """Cell index of the neighbour in each direction, ``-1`` where a wall is in the way.
 
+    Args:
+        h_walls, v_walls: Edge walls, shapes ``(H + 1, W)`` and ``(H, W + 1)``.
+
     Returns:
-        int64 array of shape ``(H * W, 4)``; cell ``(r, c)`` has index ``r * W + c``.
+        int64 array of shape ``(H * W, 4)`` in direction order ``UP, DOWN, LEFT, RIGHT``;
+        cell ``(r, c)`` has index ``r * W + c``.
     """
     H, W = v_walls.shape[0], h_walls.shape[1]
-    rows, cols = np.divmod(np.arange(H * W), W)
-    blocked = np.stack(
-        [
-            h_walls[rows, cols],
-            h_walls[rows + 1, cols],
-            v_walls[rows, cols],
-            v_walls[rows, cols + 1],
-        ],
-        axis=1,
-    )
-    deltas = np.array([dr * W + dc for dr, dc in DELTAS])
-    return np.where(blocked, -1, np.arange(H * W)[:, None] + deltas[None, :]).astype(np.int64)
+    nxt = np.full((H * W, 4), -1, dtype=np.int64)
+    for r in range(H):
+        for c in range(W):
+            i = r * W + c
+            if not h_walls[r, c]:
+                nxt[i, 0] = i - W
+            if not h_walls[r + 1, c]:
+                nxt[i, 1] = i + W
+            if not v_walls[r, c]:
+                nxt[i, 2] = i - 1
+            if not v_walls[r, c + 1]:
+                nxt[i, 3] = i + 1
+    return nxt
 
 
 @numba.njit(cache=True)
