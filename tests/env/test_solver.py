@@ -117,3 +117,12 @@ def test_bad_max_depth_is_rejected(max_depth: object) -> None:
     layout = FixedLayout(4, 4, h, v, {0: (0, 1)}, goal_position=(0, 3))
     with pytest.raises(ValueError, match="max_depth must be an integer from 1 to 100"):
         solve(layout, max_depth=max_depth)  # type: ignore[arg-type]
+
+
+def test_solver_matches_bfs_on_game_like_8x8_boards() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        layout, plan = random_layout(BoardSpec(8, 8, 2), rng, 1, 12)
+        length, firsts = bfs_optimal_first_moves(layout, 12)
+        assert len(plan) == length
+        assert optimal_first_moves(layout, 12) == firsts
