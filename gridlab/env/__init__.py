@@ -6,6 +6,7 @@ Registers ``gridlab/RicochetRobots-v0`` with gymnasium on import.
 import gymnasium as gym
 
 from gridlab.env.ascii import parse_ascii, render_ascii
+from gridlab.env.batched_vec_env import BatchedRicochetVecEnv
 from gridlab.env.board import (
     DIRECTION_NAMES,
     DOWN,
@@ -44,6 +45,7 @@ __all__ = [
     "MILESTONES",
     "RIGHT",
     "UP",
+    "BatchedRicochetVecEnv",
     "BoardSpec",
     "FixedLayout",
     "RicochetRobotsEnv",

@@ -122,6 +122,7 @@ class FixedLayout:
     goal_position: Cell
     target_robot: int = 0
     _robots: tuple[Cell, ...] = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("height", "width"):
@@ -175,6 +176,9 @@ class FixedLayout:
         object.__setattr__(self, "goal_position", goal)
         object.__setattr__(self, "target_robot", int(self.target_robot))
         object.__setattr__(self, "_robots", robots)
+        object.__setattr__(
+            self, "_hash", hash((H, W, robots, goal, self.target_robot, h_walls.tobytes(), v_walls.tobytes()))
+        )
 
     @property
     def num_robots(self) -> int:
@@ -215,17 +219,7 @@ class FixedLayout:
         )
 
     def __hash__(self) -> int:
-        return hash(
-            (
-                self.height,
-                self.width,
-                self._robots,
-                self.goal_position,
-                self.target_robot,
-                self.h_walls.tobytes(),
-                self.v_walls.tobytes(),
-            )
-        )
+        return self._hash
 
 
 def _as_cell(value: object, what: str, height: int, width: int) -> Cell:

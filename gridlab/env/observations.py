@@ -62,6 +62,20 @@ def observation_space(
     return spaces.Box(0, 255, shape=(3, h, w) if channels_first else (h, w, 3), dtype=np.uint8)
 
 
+def symbolic_positions(robots: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Robot ``(row, col)`` pairs scaled to ``[0, 1]``: the head of the symbolic observation.
+
+    Args:
+        robots: ``(..., n_robots, 2)`` integer cells.
+
+    Returns:
+        float32 ``(..., 2 * n_robots)``.
+    """
+    scale = np.array([max(height - 1, 1), max(width - 1, 1)], dtype=np.float32)
+    scaled = np.asarray(robots).astype(np.float32) / scale
+    return scaled.reshape(*scaled.shape[:-2], -1)
+
+
 class ObservationEncoder:
     """Encodes robot positions on one layout; the parts that never move are computed once.
 
@@ -84,10 +98,8 @@ class ObservationEncoder:
             self._static[:4] = walls
             self._static[4][layout.goal_position] = 1.0
         elif obs_mode == "symbolic":
-            scale = np.array([max(H - 1, 1), max(W - 1, 1)], dtype=np.float32)
-            self._scale = scale
             self._static = np.zeros(3 * N + 2 + 4 * H * W, dtype=np.float32)
-            self._static[2 * N : 2 * N + 2] = np.array(layout.goal_position) / scale
+            self._static[2 * N : 2 * N + 2] = symbolic_positions(np.array([layout.goal_position]), H, W)
             self._static[2 * N + 2 + layout.target_robot] = 1.0
             self._static[3 * N + 2 :] = walls.reshape(-1)
 
@@ -102,8 +114,9 @@ class ObservationEncoder:
             return obs if self.channels_first else np.ascontiguousarray(obs.transpose(1, 2, 0))
         if self.obs_mode == "symbolic":
             obs = self._static.copy()
-            n = len(robots)
-            obs[: 2 * n] = (np.asarray(robots, dtype=np.float32) / self._scale).reshape(-1)
+            obs[: 2 * len(robots)] = symbolic_positions(
+                np.asarray(robots), self.layout.height, self.layout.width
+            )
             return obs
         rgb = board_rgb(self.layout, robots, cell_size=self.rgb_cell_size)
         return np.ascontiguousarray(rgb.transpose(2, 0, 1)) if self.channels_first else rgb

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -122,7 +123,7 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         )
         self.action_space = gym.spaces.Discrete(4 * self.num_robots + int(include_noop))
         self._first_seed = seed
-        self._optimal_lengths: dict[int, int] = {}
+        self.optimal_length = 0
         self.layout: FixedLayout | None = None
         self.robots: tuple[Cell, ...] = ()
         self.steps = 0
@@ -152,7 +153,9 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             raise ValueError(f"unknown reset options {sorted(unknown)}; use 'layout' or 'layout_index'")
         if "layout" in options:
             self.layout = self._check_layout(options["layout"])
-            optimal = self._optimal_length(self.layout)
+            optimal, self._encode = _solved_and_encoded(
+                self.layout, self.max_steps, self.obs_mode, self.channels_first, self.rgb_cell_size
+            )
         elif self.layouts:
             index = options.get("layout_index")
             if index is None:
@@ -160,13 +163,16 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             if not 0 <= index < len(self.layouts):
                 raise ValueError(f"layout_index must be from 0 to {len(self.layouts) - 1}, got {index}")
             self.layout = self.layouts[index]
-            if index not in self._optimal_lengths:
-                self._optimal_lengths[index] = self._optimal_length(self.layout)
-            optimal = self._optimal_lengths[index]
+            optimal, self._encode = _solved_and_encoded(
+                self.layout, self.max_steps, self.obs_mode, self.channels_first, self.rgb_cell_size
+            )
         else:
             self.layout, plan = random_layout(self.spec_board, self.np_random, self.min_moves, self.max_moves)
             optimal = len(plan)
-        self._encode = ObservationEncoder(self.layout, self.obs_mode, self.channels_first, self.rgb_cell_size)
+            self._encode = ObservationEncoder(
+                self.layout, self.obs_mode, self.channels_first, self.rgb_cell_size
+            )
+        self.optimal_length = optimal
         self.robots = self.layout.robots
         self.steps = 0
         self._done = False
@@ -206,11 +212,11 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             )
         return layout
 
-    def _optimal_length(self, layout: FixedLayout) -> int:
-        plan = solve(layout, max_depth=self.max_steps)
-        if plan is None:
-            raise ValueError(f"layout has no solution within max_steps={self.max_steps} moves")
-        return len(plan)
+    def observation_at(self, robots: Sequence[Cell]) -> np.ndarray:
+        """The observation of the current puzzle with the robots on ``robots`` (indexed by id)."""
+        if self.layout is None:
+            raise RuntimeError("no puzzle yet; call reset() first")
+        return self._encode(robots)
 
     def action_meaning(self, action: int) -> str:
         """Human-readable name of an action, e.g. ``"robot 1 LEFT"`` or ``"no-op"``."""
@@ -231,6 +237,17 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
                 f"step {self.steps}/{self.max_steps}, target robot {self.layout.target_robot}, {status}\n"
             )
         return board_rgb(self.layout, self.robots, cell_size=16)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _solved_and_encoded(
+    layout: FixedLayout, max_steps: int, obs_mode: str, channels_first: bool, rgb_cell_size: int
+) -> tuple[int, ObservationEncoder]:
+    """Optimal length and observation encoder of a fixed layout, shared by every env that plays it."""
+    plan = solve(layout, max_depth=min(max_steps, 100))
+    if plan is None:
+        raise ValueError(f"layout has no solution within max_steps={max_steps} moves")
+    return len(plan), ObservationEncoder(layout, obs_mode, channels_first, rgb_cell_size)
 
 
 def _as_layouts(fixed_layout: FixedLayout | Sequence[FixedLayout] | None) -> list[FixedLayout]:
