@@ -24,3 +24,5 @@ test: lint
 bench: setup
 	$(BIN)/python benchmarks/bench_solver.py
 	$(BIN)/python benchmarks/bench_env.py
+	$(BIN)/python benchmarks/bench_vec_env.py
+	$(BIN)/python benchmarks/bench_bank.py

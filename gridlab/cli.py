@@ -1,7 +1,8 @@
 """The ``gridlab`` command.
 
 ``gridlab demo`` draws a random puzzle, solves it and prints the board and the optimal plan;
-``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`).
+``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`);
+``gridlab puzzles generate|show`` builds and inspects puzzle banks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import numpy as np
 
 from gridlab.env.ascii import parse_ascii, render_ascii
 from gridlab.env.board import FixedLayout, replay
-from gridlab.env.generator import BoardSpec, random_layout
+from gridlab.env.generator import (
+    DEFAULT_BORDER_DENSITY,
+    DEFAULT_CORNER_DENSITY,
+    MAX_MOVES_LIMIT,
+    BoardSpec,
+    random_layout,
+)
+from gridlab.env.puzzle_bank import SPLITS, PuzzleBank, generate_bank
 from gridlab.env.rendering import describe_plan, plot_board
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
 
@@ -55,6 +63,42 @@ def _solve(args: argparse.Namespace) -> int:
     return _print_solution(parse_ascii(text), args.max_depth, args.plot)
 
 
+def _puzzles_generate(args: argparse.Namespace) -> int:
+    spec = BoardSpec(args.height, args.width, args.robots, args.corner_density, args.border_density)
+    bank = generate_bank(
+        args.path, spec, args.per_length, args.min_moves, args.max_moves, args.seed, args.heldout
+    )
+    print(f"bank {args.path}: {len(bank)} puzzles")
+    _print_counts(bank)
+    return 0
+
+
+def _puzzles_show(args: argparse.Namespace) -> int:
+    bank = PuzzleBank.load(args.path)
+    spec = bank.spec
+    print(
+        f"bank {args.path}: {len(bank)} puzzles of {spec.height}x{spec.width} boards with "
+        f"{spec.num_robots} robots (corner_density={spec.corner_density:.4g}, "
+        f"border_density={spec.border_density:.4g}), seed {bank.seed}, "
+        f"held-out fraction {bank.heldout_fraction}"
+    )
+    _print_counts(bank)
+    rows = bank.indices(args.length, args.split)
+    for row in rows[: args.count]:
+        layout = bank.layout(int(row))
+        print(f"\npuzzle {row}, optimal length {bank.arrays['length'][row]}:")
+        print(render_ascii(layout))
+        print(f"optimal plan: {describe_plan(solve(layout, max_depth=MAX_MOVES_LIMIT) or [])}")
+    return 0
+
+
+def _print_counts(bank: PuzzleBank) -> None:
+    train, heldout = bank.counts("train"), bank.counts("heldout")
+    print(f"{'optimal':>8} {'train':>7} {'heldout':>8}")
+    for length in sorted(set(train) | set(heldout)):
+        print(f"{length:>8} {train.get(length, 0):>7} {heldout.get(length, 0):>8}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
     solve_cmd.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, help="longest plan to search")
     solve_cmd.add_argument("--plot", type=Path, default=None, help="also save a picture of the plan here")
     solve_cmd.set_defaults(func=_solve)
+
+    puzzles = commands.add_parser("puzzles", help="generate and inspect puzzle banks")
+    bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True)
+    generate = bank_commands.add_parser("generate", help="create a bank, or top up an existing one")
+    generate.add_argument("path", type=Path, help="bank folder")
+    generate.add_argument("--height", type=int, default=8, help="board rows (4-16)")
+    generate.add_argument("--width", type=int, default=8, help="board columns (4-16)")
+    generate.add_argument("--robots", type=int, default=2, help="number of robots (1-5)")
+    generate.add_argument(
+        "--corner-density", type=float, default=DEFAULT_CORNER_DENSITY, help="L corners per cell"
+    )
+    generate.add_argument(
+        "--border-density", type=float, default=DEFAULT_BORDER_DENSITY, help="border pieces per cell"
+    )
+    generate.add_argument("--min-moves", type=int, default=1, help="shortest optimal length")
+    generate.add_argument("--max-moves", type=int, default=8, help="longest optimal length")
+    generate.add_argument("--per-length", type=int, default=1000, help="puzzles per optimal length")
+    generate.add_argument("--seed", type=int, default=0, help="generation seed")
+    generate.add_argument("--heldout", type=float, default=0.1, help="share held out for evaluation")
+    generate.set_defaults(func=_puzzles_generate)
+    show = bank_commands.add_parser("show", help="print a bank's counts and some of its puzzles")
+    show.add_argument("path", type=Path, help="bank folder")
+    show.add_argument("--split", default="train", choices=SPLITS, help="which split to show puzzles from")
+    show.add_argument("--length", type=int, default=None, help="only puzzles of this optimal length")
+    show.add_argument("--count", type=int, default=1, help="how many puzzles to print")
+    show.set_defaults(func=_puzzles_show)
     return parser
 
 
@@ -81,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, RuntimeError, OSError) as error:
+    except (ValueError, RuntimeError, OSError) as error:  # caller mistakes: no traceback
         print(f"gridlab {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -52,3 +52,17 @@ def test_console_script_is_installed() -> None:
         check=True,
     )
     assert "optimal plan" in result.stdout
+
+
+def test_puzzles_generate_and_show(capsys, tmp_path: Path) -> None:
+    bank = tmp_path / "bank"
+    args = ["puzzles", "generate", str(bank), "--height", "5", "--width", "6", "--robots", "2",
+            "--min-moves", "1", "--max-moves", "3", "--per-length", "10", "--heldout", "0.2"]  # fmt: skip
+    assert main(args) == 0
+    assert "bank " + str(bank) + ": 30 puzzles" in capsys.readouterr().out
+    assert main(["puzzles", "show", str(bank), "--length", "3", "--count", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "5x6 boards with 2 robots" in out
+    assert out.count("optimal length 3:") == 2 and "optimal plan: robot" in out
+    assert main(["puzzles", "show", str(tmp_path / "missing")]) == 2
+    assert "no puzzle bank at" in capsys.readouterr().err

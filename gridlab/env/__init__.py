@@ -29,6 +29,7 @@ from gridlab.env.layouts import (
     milestone_layouts,
 )
 from gridlab.env.observations import channel_names
+from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank, generate_bank
 from gridlab.env.rendering import board_rgb, describe_plan, plot_board
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.env.solver import optimal_first_moves, solve
@@ -48,6 +49,8 @@ __all__ = [
     "BatchedRicochetVecEnv",
     "BoardSpec",
     "FixedLayout",
+    "LengthSampler",
+    "PuzzleBank",
     "RicochetRobotsEnv",
     "board_rgb",
     "channel_names",
@@ -58,6 +61,7 @@ __all__ = [
     "fixed_layout_v3_blocker",
     "fixed_layout_v4_five_moves",
     "fixed_layouts_v1_four_targets",
+    "generate_bank",
     "milestone_layouts",
     "optimal_first_moves",
     "parse_ascii",

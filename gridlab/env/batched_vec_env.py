@@ -15,6 +15,7 @@ can reach into an env exactly as with ``DummyVecEnv``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from gridlab.env.observations import symbolic_positions
+from gridlab.env.puzzle_bank import PuzzleBank
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.env.solver import neighbour_table
 
@@ -117,6 +119,8 @@ class BatchedRicochetVecEnv(VecEnv):
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if "seed" in env_kwargs:
             raise ValueError("pass seed once, as BatchedRicochetVecEnv(num_envs, seed=...)")
+        if isinstance(env_kwargs.get("bank"), (str, os.PathLike)):  # load once, share across boards
+            env_kwargs["bank"] = PuzzleBank.load(env_kwargs["bank"])
         self.envs = [
             RicochetRobotsEnv(seed=None if seed is None else seed + i, **env_kwargs) for i in range(num_envs)
         ]

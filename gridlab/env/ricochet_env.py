@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -19,6 +20,7 @@ from gridlab.env.generator import (
     random_layout,
 )
 from gridlab.env.observations import ObservationEncoder, channel_names, observation_space
+from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank
 from gridlab.env.rendering import board_rgb
 from gridlab.env.solver import solve
 
@@ -73,29 +75,50 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         render_mode: str | None = None,
         min_moves: int = 1,
         max_moves: int = 10,
-        corner_density: float = DEFAULT_CORNER_DENSITY,
-        border_density: float = DEFAULT_BORDER_DENSITY,
+        corner_density: float | None = None,
+        border_density: float | None = None,
         rgb_cell_size: int = 8,
+        bank: str | os.PathLike | PuzzleBank | None = None,
+        bank_split: str = "train",
+        length_weights: Mapping[int, float] | None = None,
     ) -> None:
         self.layouts = _as_layouts(fixed_layout)
+        if self.layouts and bank is not None:
+            raise ValueError("pass either fixed_layout or bank, not both")
+        if isinstance(bank, (str, os.PathLike)):
+            bank = PuzzleBank.load(bank)
+        given = {"height": height, "width": width, "num_robots": num_robots,
+                 "corner_density": corner_density, "border_density": border_density}  # fmt: skip
         if self.layouts:
             first = self.layouts[0]
-            shape = (first.height, first.width, first.num_robots)
-            for name, given, actual in zip(
-                ("height", "width", "num_robots"), (height, width, num_robots), shape, strict=True
-            ):
-                if given is not None and given != actual:
+            fixed = {"height": first.height, "width": first.width, "num_robots": first.num_robots}
+            for name, actual in fixed.items():
+                if given[name] is not None and given[name] != actual:
                     raise ValueError(
-                        f"{name}={given} disagrees with fixed_layout ({name}={actual}); leave it unset"
+                        f"{name}={given[name]} disagrees with fixed_layout ({name}={actual}); leave it unset"
                     )
-            height, width, num_robots = shape
+            given |= fixed
+        if bank is not None:  # unset fields come from the bank, set ones must agree with it
+            given = {k: getattr(bank.spec, k) if v is None else v for k, v in given.items()}
         self.spec_board = BoardSpec(
-            8 if height is None else height,
-            8 if width is None else width,
-            2 if num_robots is None else num_robots,
-            corner_density,
-            border_density,
+            8 if given["height"] is None else given["height"],
+            8 if given["width"] is None else given["width"],
+            2 if given["num_robots"] is None else given["num_robots"],
+            DEFAULT_CORNER_DENSITY if given["corner_density"] is None else given["corner_density"],
+            DEFAULT_BORDER_DENSITY if given["border_density"] is None else given["border_density"],
         )
+        self.sampler: LengthSampler | None = None
+        if bank is not None:
+            bank.check_spec(self.spec_board)
+            if length_weights is None:
+                in_band = [n for n in bank.counts(bank_split) if min_moves <= n <= max_moves]
+                if not in_band:
+                    raise ValueError(
+                        f"the bank's {bank_split!r} split has no puzzles with optimal length in "
+                        f"[{min_moves}, {max_moves}] (it has {sorted(bank.counts(bank_split))})"
+                    )
+                length_weights = dict.fromkeys(in_band, 1.0)
+            self.sampler = LengthSampler(bank, bank_split, length_weights)
         check_band(min_moves, max_moves)
         if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
@@ -166,6 +189,11 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             optimal, self._encode = _solved_and_encoded(
                 self.layout, self.max_steps, self.obs_mode, self.channels_first, self.rgb_cell_size
             )
+        elif self.sampler is not None:
+            row, optimal = self.sampler.draw(self.np_random)
+            self.layout, self._encode = _bank_puzzle(
+                self.sampler.bank, row, self.obs_mode, self.channels_first, self.rgb_cell_size
+            )
         else:
             self.layout, plan = random_layout(self.spec_board, self.np_random, self.min_moves, self.max_moves)
             optimal = len(plan)
@@ -212,6 +240,12 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             )
         return layout
 
+    def set_length_weights(self, weights: Mapping[int, float]) -> None:
+        """Reweight the optimal lengths drawn from the bank (curricula call this between episodes)."""
+        if self.sampler is None:
+            raise ValueError("set_length_weights needs an env that draws from a puzzle bank (bank=...)")
+        self.sampler.set_weights(weights)
+
     def observation_at(self, robots: Sequence[Cell]) -> np.ndarray:
         """The observation of the current puzzle with the robots on ``robots`` (indexed by id)."""
         if self.layout is None:
@@ -248,6 +282,15 @@ def _solved_and_encoded(
     if plan is None:
         raise ValueError(f"layout has no solution within max_steps={max_steps} moves")
     return len(plan), ObservationEncoder(layout, obs_mode, channels_first, rgb_cell_size)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _bank_puzzle(
+    bank: PuzzleBank, row: int, obs_mode: str, channels_first: bool, rgb_cell_size: int
+) -> tuple[FixedLayout, ObservationEncoder]:
+    """A bank puzzle as a layout with its encoder, shared by every env that draws it."""
+    layout = bank.layout(row)
+    return layout, ObservationEncoder(layout, obs_mode, channels_first, rgb_cell_size)
 
 
 def _as_layouts(fixed_layout: FixedLayout | Sequence[FixedLayout] | None) -> list[FixedLayout]:

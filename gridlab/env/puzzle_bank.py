@@ -1,0 +1,356 @@
+"""Puzzle banks: solved puzzles on tap, grouped by optimal length, for curricula and evaluation.
+
+A bank is a folder holding one board family (`BoardSpec`)::
+
+    bank/
+      manifest.json           format version, spec, seed, rounds, counts by length and split
+      puzzles-<rounds>.npz    compressed arrays, one row per puzzle (names below)
+
+Arrays: ``h_walls (P, H + 1, W)`` and ``v_walls (P, H, W + 1)`` bool, ``robots (P, N, 2)``,
+``goal (P, 2)``, ``target (P,)``, ``length (P,)`` the optimal plan length and ``heldout (P,)``
+bool. A puzzle's split is a function of its content (a hash), so topping a bank up never moves
+a puzzle between train and held-out, and the held-out share is the same in every length.
+
+Writing is atomic: a new arrays file is written under a new name and fsynced, then the manifest
+that points to it replaces the old one with ``os.replace``; a crash at any point leaves either
+the old bank or the new one. `generate_bank` saves every few seconds and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from gridlab.env.board import FixedLayout
+from gridlab.env.generator import BoardSpec, check_band, random_layout
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SPLITS = ("train", "heldout", "all")
+_ARRAYS = ("h_walls", "v_walls", "robots", "goal", "target", "length", "heldout")
+
+
+def _puzzle_key(layout: FixedLayout) -> bytes:
+    """Content digest of a puzzle: identical puzzles share it, so it deduplicates and splits."""
+    parts = [
+        np.packbits(layout.h_walls).tobytes(), np.packbits(layout.v_walls).tobytes(),
+        np.array(layout.robots, dtype=np.int16).tobytes(), np.array(layout.goal_position, np.int16).tobytes(),
+        bytes([layout.target_robot]),
+    ]  # fmt: skip
+    return hashlib.blake2b(b"".join(parts), digest_size=16).digest()
+
+
+def _is_heldout(key: bytes, fraction: float) -> bool:
+    return int.from_bytes(key[:8], "little") / 2**64 < fraction
+
+
+@dataclass(eq=False)  # identity equality: banks are cached by identity
+class PuzzleBank:
+    """Solved puzzles of one board family, loaded in memory.
+
+    Example:
+        >>> bank = PuzzleBank.load("banks/8x8-2")
+        >>> bank.counts()                       # {length: count} over the train split
+        >>> layout = bank.layout(bank.indices(length=5, split="heldout")[0])
+
+    Attributes:
+        spec: The board family.
+        seed: Seed the bank was generated from.
+        heldout_fraction: Share of puzzles in the held-out split.
+        rounds: Generation rounds so far (each round draws from ``rng([seed, round])``).
+        arrays: The arrays listed in the module docstring.
+        path: Folder it was loaded from, if any.
+    """
+
+    spec: BoardSpec
+    seed: int
+    heldout_fraction: float
+    rounds: int
+    arrays: dict[str, np.ndarray]
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return int(self.arrays["length"].shape[0])
+
+    @classmethod
+    def empty(cls, spec: BoardSpec, seed: int, heldout_fraction: float) -> PuzzleBank:
+        H, W, N = spec.height, spec.width, spec.num_robots
+        arrays = {
+            "h_walls": np.zeros((0, H + 1, W), bool), "v_walls": np.zeros((0, H, W + 1), bool),
+            "robots": np.zeros((0, N, 2), np.int8), "goal": np.zeros((0, 2), np.int8),
+            "target": np.zeros(0, np.int8), "length": np.zeros(0, np.int16), "heldout": np.zeros(0, bool),
+        }  # fmt: skip
+        return cls(spec, seed, heldout_fraction, 0, arrays)
+
+    # -- reading -------------------------------------------------------------------------------
+    def layout(self, index: int) -> FixedLayout:
+        """Puzzle ``index`` as a `FixedLayout`."""
+        a = self.arrays
+        return FixedLayout(
+            self.spec.height, self.spec.width, a["h_walls"][index], a["v_walls"][index],
+            {i: (int(r), int(c)) for i, (r, c) in enumerate(a["robots"][index])},
+            (int(a["goal"][index][0]), int(a["goal"][index][1])), int(a["target"][index]),
+        )  # fmt: skip
+
+    def indices(self, length: int | None = None, split: str = "train") -> np.ndarray:
+        """Row numbers of the puzzles in ``split`` (``"train"``, ``"heldout"`` or ``"all"``),
+        optionally of one optimal ``length``."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        keep = np.ones(len(self), bool)
+        if split != "all":
+            keep &= self.arrays["heldout"] == (split == "heldout")
+        if length is not None:
+            keep &= self.arrays["length"] == length
+        return np.flatnonzero(keep)
+
+    def counts(self, split: str = "train") -> dict[int, int]:
+        """Number of puzzles by optimal length in ``split``."""
+        lengths = self.arrays["length"][self.indices(split=split)]
+        values, counts = np.unique(lengths, return_counts=True)
+        return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+
+    def check_spec(self, spec: BoardSpec) -> None:
+        """Raise ``ValueError`` unless the bank holds boards of family ``spec``."""
+        if spec != self.spec:
+            raise ValueError(
+                f"bank {self.path or ''} holds {_describe(self.spec)} but the env wants {_describe(spec)}; "
+                "generate a bank for this spec or change the env's size, robots or wall densities"
+            )
+
+    # -- disk ----------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> PuzzleBank:
+        """Read a bank folder; raises ``FileNotFoundError`` or ``ValueError`` naming the problem."""
+        folder = Path(path)
+        manifest_path = folder / MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(
+                f"no puzzle bank at {folder} (missing {MANIFEST}); create one with `gridlab puzzles generate`"
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            version = manifest["format_version"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"corrupt bank manifest {manifest_path}: {error}") from None
+        if version > FORMAT_VERSION:
+            raise ValueError(
+                f"bank {folder} has format version {version}, newer than this gridlab's {FORMAT_VERSION}; "
+                "upgrade gridlab"
+            )
+        arrays_path = folder / manifest["arrays"]
+        try:
+            with np.load(arrays_path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in _ARRAYS}
+        except FileNotFoundError:
+            raise FileNotFoundError(f"bank {folder} is missing its arrays file {arrays_path.name}") from None
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"corrupt bank arrays {arrays_path}: {error}") from None
+        bank = cls(
+            BoardSpec(**manifest["spec"]), manifest["seed"], manifest["heldout_fraction"],
+            manifest["rounds"], arrays, folder,
+        )  # fmt: skip
+        if len(bank) != manifest["total"]:
+            raise ValueError(
+                f"corrupt bank {folder}: manifest says {manifest['total']} puzzles, arrays hold {len(bank)}"
+            )
+        return bank
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the bank atomically (see the module docstring)."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"puzzles-{self.rounds:06d}.npz"
+        _atomic_write(folder / name, lambda f: np.savez_compressed(f, **self.arrays))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "spec": asdict(self.spec),
+            "seed": self.seed,
+            "heldout_fraction": self.heldout_fraction,
+            "rounds": self.rounds,
+            "arrays": name,
+            "total": len(self),
+            "counts": {split: self.counts(split) for split in ("train", "heldout")},
+        }
+        _atomic_write(folder / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+        for old in [*folder.glob("puzzles-*.npz"), *folder.glob(".*.tmp")]:
+            if old.name != name:  # superseded arrays, and temporary files of a killed write
+                old.unlink(missing_ok=True)
+        self.path = folder
+
+    def _append(self, rows: Sequence[tuple[FixedLayout, int, bool]]) -> None:
+        if not rows:
+            return
+        new = {
+            "h_walls": np.stack([x.h_walls for x, _, _ in rows]),
+            "v_walls": np.stack([x.v_walls for x, _, _ in rows]),
+            "robots": np.array([x.robots for x, _, _ in rows], np.int8),
+            "goal": np.array([x.goal_position for x, _, _ in rows], np.int8),
+            "target": np.array([x.target_robot for x, _, _ in rows], np.int8),
+            "length": np.array([n for _, n, _ in rows], np.int16),
+            "heldout": np.array([h for _, _, h in rows], bool),
+        }
+        self.arrays = {k: np.concatenate([self.arrays[k], new[k]]) for k in _ARRAYS}
+
+
+def _describe(spec: BoardSpec) -> str:
+    return (
+        f"{spec.height}x{spec.width} boards with {spec.num_robots} robots "
+        f"(corner_density={spec.corner_density:.4g}, border_density={spec.border_density:.4g})"
+    )
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate_bank(
+    path: str | os.PathLike,
+    spec: BoardSpec,
+    per_length: int | Mapping[int, int],
+    min_moves: int = 1,
+    max_moves: int = 8,
+    seed: int = 0,
+    heldout_fraction: float = 0.1,
+    save_every: float = 10.0,
+    progress: bool = True,
+) -> PuzzleBank:
+    """Create or top up a bank until each optimal length in the band has its count (both splits).
+
+    Random puzzles with optimal length in ``[min_moves, max_moves]`` are drawn and binned by
+    length; a bin that is full drops further draws. Existing puzzles are kept and duplicates
+    skipped. Round ``k`` of generation draws from ``np.random.default_rng([seed, k])``, so the same
+    calls give the same bank.
+
+    Args:
+        path: Bank folder (created if missing; an existing bank must have the same spec and seed).
+        spec: Board family.
+        per_length: Puzzles wanted per optimal length, or ``{length: count}``.
+        min_moves, max_moves: The band of optimal lengths.
+        seed: Generation seed.
+        heldout_fraction: Share of puzzles (by content hash) kept for evaluation.
+        save_every: Seconds between intermediate saves.
+        progress: Show a progress bar.
+
+    Returns:
+        The bank, saved.
+    """
+    check_band(min_moves, max_moves)
+    if not 0.0 <= heldout_fraction < 1.0:
+        raise ValueError(f"heldout_fraction must be in [0, 1), got {heldout_fraction!r}")
+    wanted = (
+        {n: int(per_length) for n in range(min_moves, max_moves + 1)}
+        if isinstance(per_length, (int, np.integer))
+        else {int(n): int(c) for n, c in per_length.items()}
+    )
+    if any(not min_moves <= n <= max_moves for n in wanted):
+        raise ValueError(
+            f"per_length names lengths {sorted(wanted)} outside the band [{min_moves}, {max_moves}]"
+        )
+    folder = Path(path)
+    if (folder / MANIFEST).exists():
+        bank = PuzzleBank.load(folder)
+        bank.check_spec(spec)
+        if (bank.seed, bank.heldout_fraction) != (seed, heldout_fraction):
+            raise ValueError(
+                f"bank {folder} was generated with seed={bank.seed}, "
+                f"heldout_fraction={bank.heldout_fraction}; "
+                "top it up with the same values or use a new folder"
+            )
+    else:
+        bank = PuzzleBank.empty(spec, seed, heldout_fraction)
+    have = bank.counts("all")
+    missing = {n: max(0, c - have.get(n, 0)) for n, c in wanted.items()}
+    seen = {_puzzle_key(bank.layout(i)) for i in range(len(bank))}
+    lo = min((n for n, c in missing.items() if c), default=min_moves)
+    hi = max((n for n, c in missing.items() if c), default=min_moves)
+    rng = np.random.default_rng([seed, bank.rounds])
+    bank.rounds += 1
+    pending: list[tuple[FixedLayout, int, bool]] = []
+    last_save = time.monotonic()
+    bar = tqdm(total=sum(missing.values()), desc=f"bank {folder.name}", disable=not progress, unit="puzzle")
+    try:
+        while any(missing.values()):
+            layout, plan = random_layout(spec, rng, lo, hi)
+            n = len(plan)
+            key = _puzzle_key(layout)
+            if missing.get(n, 0) == 0 or key in seen:
+                continue
+            seen.add(key)
+            missing[n] -= 1
+            pending.append((layout, n, _is_heldout(key, heldout_fraction)))
+            bar.update(1)
+            if time.monotonic() - last_save > save_every:
+                bank._append(pending)
+                pending = []
+                bank.save(folder)
+                last_save = time.monotonic()
+    finally:  # Ctrl-C or any error: keep what was generated
+        bar.close()
+        bank._append(pending)
+        bank.save(folder)
+    return bank
+
+
+class LengthSampler:
+    """Draws bank puzzles: an optimal length by weight, then a puzzle of that length uniformly.
+
+    Args:
+        bank: The bank.
+        split: ``"train"`` (default), ``"heldout"`` or ``"all"``.
+        weights: ``{length: weight}``; lengths absent from the bank are an error. ``None``
+            weighs every length the split holds equally.
+    """
+
+    def __init__(
+        self, bank: PuzzleBank, split: str = "train", weights: Mapping[int, float] | None = None
+    ) -> None:
+        self.bank = bank
+        self.split = split
+        self._by_length = {n: bank.indices(n, split) for n in bank.counts(split)}
+        if not self._by_length:
+            raise ValueError(f"bank {bank.path or ''} has no puzzles in split {split!r}")
+        self.set_weights(weights)
+
+    def set_weights(self, weights: Mapping[int, float] | None) -> None:
+        """Change the length weighting (a curriculum calls this while training runs)."""
+        if weights is None:
+            weights = dict.fromkeys(self._by_length, 1.0)
+        unknown = sorted(set(weights) - set(self._by_length))
+        if unknown:
+            raise ValueError(
+                f"no puzzles of optimal length {unknown} in split {self.split!r}; "
+                f"the bank has lengths {sorted(self._by_length)}"
+            )
+        values = np.array([float(w) for w in weights.values()])
+        if (values < 0).any() or values.sum() <= 0:
+            raise ValueError(f"length weights must be non-negative with a positive sum, got {dict(weights)}")
+        self.lengths = np.array(list(weights), dtype=np.int64)
+        self.probabilities = values / values.sum()
+        self.weights = dict(weights)
+
+    def draw(self, rng: np.random.Generator) -> tuple[int, int]:
+        """``(row, optimal_length)`` of a drawn puzzle."""
+        length = int(self.lengths[rng.choice(len(self.lengths), p=self.probabilities)])
+        rows = self._by_length[length]
+        return int(rows[rng.integers(len(rows))]), length

@@ -1,0 +1,178 @@
+"""Puzzle banks: generation, top-up, atomic saves, splits, sampling, and the envs drawing from them."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from gridlab.env import BatchedRicochetVecEnv, BoardSpec, RicochetRobotsEnv, solve
+from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank, generate_bank
+
+SPEC = BoardSpec(6, 6, 2)
+
+
+@pytest.fixture(scope="module")
+def bank_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("banks") / "six"
+    generate_bank(
+        path, SPEC, per_length=20, min_moves=1, max_moves=4, seed=0, heldout_fraction=0.25, progress=False
+    )
+    return path
+
+
+def test_generated_bank_has_the_counts_and_every_length_is_optimal(bank_dir: Path) -> None:
+    bank = PuzzleBank.load(bank_dir)
+    assert bank.counts("all") == {1: 20, 2: 20, 3: 20, 4: 20}
+    for i in range(len(bank)):
+        assert len(solve(bank.layout(i))) == bank.arrays["length"][i]
+    keys = {bank.layout(i) for i in range(len(bank))}
+    assert len(keys) == len(bank)  # no duplicates
+    heldout = len(bank.indices(split="heldout"))
+    assert 8 <= heldout <= 35 and heldout + len(bank.indices(split="train")) == 80
+    manifest = json.loads((bank_dir / "manifest.json").read_text())
+    assert manifest["total"] == 80 and manifest["spec"]["height"] == 6
+
+
+def test_generation_is_deterministic_and_top_up_keeps_old_puzzles(bank_dir: Path, tmp_path: Path) -> None:
+    other = generate_bank(tmp_path / "b", SPEC, 20, 1, 4, seed=0, heldout_fraction=0.25, progress=False)
+    for name, array in PuzzleBank.load(bank_dir).arrays.items():
+        np.testing.assert_array_equal(other.arrays[name], array)
+    topped = generate_bank(
+        tmp_path / "b", SPEC, {3: 30, 4: 25}, 1, 4, seed=0, heldout_fraction=0.25, progress=False
+    )
+    assert topped.counts("all") == {1: 20, 2: 20, 3: 30, 4: 25}
+    assert len({topped.layout(i) for i in range(len(topped))}) == len(topped)
+    for name, array in other.arrays.items():  # the first 80 rows are untouched, split included
+        np.testing.assert_array_equal(topped.arrays[name][:80], array)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["manifest.json", "puzzles-000002.npz"]
+
+
+def test_interrupted_generation_leaves_a_loadable_bank(tmp_path: Path) -> None:
+    path = tmp_path / "killed"
+    script = (
+        "from gridlab.env import BoardSpec; from gridlab.env.puzzle_bank import generate_bank; "
+        f"generate_bank({str(path)!r}, BoardSpec(8, 8, 3), 100000, 1, 10, save_every=0.2, progress=False)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while not (path / "manifest.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.7)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: saves what it has
+    proc.wait(timeout=60)
+    first = PuzzleBank.load(path)
+    assert len(first) > 0
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    time.sleep(3)
+    proc.kill()  # SIGKILL mid-run: the last completed save stays intact
+    proc.wait()
+    bank = PuzzleBank.load(path)
+    assert len(bank) >= len(first)
+    bank.save(path)  # the next save clears temporary files a killed write left behind
+    assert sorted(p.name for p in path.iterdir())[0] == "manifest.json"
+    assert len(list(path.iterdir())) == 2
+
+
+def test_sampler_follows_the_weights_and_can_change_them(bank_dir: Path) -> None:
+    bank = PuzzleBank.load(bank_dir)
+    sampler = LengthSampler(bank, "train", {1: 1.0, 4: 3.0})
+    rng = np.random.default_rng(0)
+    lengths = [sampler.draw(rng)[1] for _ in range(2000)]
+    assert set(lengths) == {1, 4} and 0.7 < lengths.count(4) / 2000 < 0.8
+    sampler.set_weights({2: 1.0})
+    rows = [sampler.draw(rng)[0] for _ in range(50)]
+    assert all(bank.arrays["length"][r] == 2 and not bank.arrays["heldout"][r] for r in rows)
+
+
+def test_env_draws_from_the_bank_and_heldout_split_is_separate(bank_dir: Path) -> None:
+    bank = PuzzleBank.load(bank_dir)
+    train = RicochetRobotsEnv(bank=bank, seed=0, length_weights={3: 1.0})
+    heldout = RicochetRobotsEnv(bank=bank_dir, bank_split="heldout", seed=0)
+    assert (train.height, train.width, train.num_robots) == (6, 6, 2)
+    train_layouts = set()
+    for _ in range(100):
+        _, info = train.reset()
+        assert info["optimal_length"] == 3
+        train_layouts.add(train.layout)
+    heldout_layouts = set()
+    for _ in range(100):
+        heldout.reset()
+        heldout_layouts.add(heldout.layout)
+    assert train_layouts.isdisjoint(heldout_layouts)
+    train.set_length_weights({1: 1.0})
+    assert train.reset()[1]["optimal_length"] == 1
+
+
+def test_batched_env_matches_dummy_on_a_bank_and_follows_a_curriculum(bank_dir: Path) -> None:
+    kwargs = {"bank": bank_dir, "max_steps": 10, "min_moves": 2, "max_moves": 3}
+    dummy = DummyVecEnv([partial(RicochetRobotsEnv, seed=i, **kwargs) for i in range(6)])
+    batched = BatchedRicochetVecEnv(6, seed=0, **kwargs)
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(dummy.reset(), batched.reset())
+    for step in range(600):
+        if step == 300:
+            for venv in (dummy, batched):
+                venv.env_method("set_length_weights", {4: 1.0})
+        actions = rng.integers(8, size=6)
+        a, b = dummy.step(actions), batched.step(actions)
+        for x, y in zip(a[:3], b[:3], strict=True):
+            np.testing.assert_array_equal(x, y)
+        assert dummy.reset_infos == batched.reset_infos
+    assert {info["optimal_length"] for info in batched.reset_infos} == {4}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"bank": "no/such/bank"}, FileNotFoundError, "no puzzle bank at no/such/bank"),
+        ({"height": 8}, ValueError, "bank .* holds 6x6 boards with 2 robots .* but the env wants 8x6"),
+        ({"corner_density": 0.2}, ValueError, "corner_density=0.2"),
+        ({"min_moves": 7, "max_moves": 9}, ValueError, "no puzzles with optimal length in \\[7, 9\\]"),
+        ({"length_weights": {9: 1.0}}, ValueError, "no puzzles of optimal length \\[9\\]"),
+        ({"length_weights": {1: 0.0}}, ValueError, "positive sum"),
+        ({"bank_split": "test"}, ValueError, "unknown split 'test'"),
+    ],
+)
+def test_bad_bank_use_raises_clear_errors(bank_dir: Path, kwargs: dict, error: type, message: str) -> None:
+    kwargs = {"bank": bank_dir} | kwargs
+    with pytest.raises(error, match=message):
+        RicochetRobotsEnv(**kwargs)
+
+
+def test_corrupt_or_newer_banks_are_rejected(bank_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(bank_dir, bad)
+    arrays = next(bad.glob("puzzles-*.npz"))
+    arrays.write_bytes(arrays.read_bytes()[:100])
+    with pytest.raises(ValueError, match="corrupt bank arrays"):
+        PuzzleBank.load(bad)
+    arrays.unlink()
+    with pytest.raises(FileNotFoundError, match="missing its arrays file"):
+        PuzzleBank.load(bad)
+    (bad / "manifest.json").write_text("{not json")
+    with pytest.raises(ValueError, match="corrupt bank manifest"):
+        PuzzleBank.load(bad)
+    manifest = json.loads((bank_dir / "manifest.json").read_text()) | {"format_version": 99}
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="newer than this gridlab's"):
+        PuzzleBank.load(bad)
+
+
+def test_top_up_with_other_settings_is_rejected(bank_dir: Path) -> None:
+    with pytest.raises(ValueError, match="holds 6x6 boards"):
+        generate_bank(bank_dir, BoardSpec(7, 7, 2), 5, progress=False)
+    with pytest.raises(ValueError, match="generated with seed=0"):
+        generate_bank(bank_dir, SPEC, 5, 1, 4, seed=1, heldout_fraction=0.25, progress=False)
+    with pytest.raises(ValueError, match="band"):
+        generate_bank(bank_dir, SPEC, 5, 4, 2, progress=False)
+    assert os.path.exists(bank_dir / "manifest.json")
