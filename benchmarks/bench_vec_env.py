@@ -3,8 +3,8 @@
 Run: ``python benchmarks/bench_vec_env.py [--seconds 2]``
 
 Image observations, uniformly random actions, auto-reset, one core (the process is pinned and
-BLAS/numba/torch use one thread). Boards: a pool of 64 random solvable puzzles drawn per episode
-(what a puzzle bank gives), and, for reference, boards generated and solved online at every reset.
+BLAS/numba/torch use one thread). Boards: drawn per episode from a puzzle bank (400 puzzles,
+optimal lengths 1-8, equal weights), and, for reference, generated and solved online at every reset.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import tempfile
 import time
 from functools import partial
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -21,7 +23,7 @@ import stable_baselines3
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from gridlab.env import BatchedRicochetVecEnv, BoardSpec, RicochetRobotsEnv, random_layout
+from gridlab.env import BatchedRicochetVecEnv, BoardSpec, RicochetRobotsEnv, generate_bank
 
 
 def steps_per_second(venv: VecEnv, seconds: float) -> float:
@@ -52,13 +54,11 @@ def main() -> None:
     print(
         f"{'board':>16} {'boards':>7} {'envs':>5} {'Dummy steps/s':>14} {'Batched steps/s':>16} {'ratio':>7}"
     )
+    tmp = Path(tempfile.mkdtemp())
     for size, robots in [(8, 2), (16, 4)]:
-        rng = np.random.default_rng(0)
-        pool = [random_layout(BoardSpec(size, size, robots), rng, 1, 10)[0] for _ in range(64)]
-        sources = {
-            "pool of 64": {"fixed_layout": pool},
-            "online": {"height": size, "width": size, "num_robots": robots},
-        }
+        spec = BoardSpec(size, size, robots)
+        bank = generate_bank(tmp / f"{size}", spec, per_length=50, min_moves=1, max_moves=8, progress=False)
+        sources = {"bank": {"bank": bank}, "online": {"height": size, "width": size, "num_robots": robots}}
         for source, kwargs in sources.items():
             for n in args.envs if source != "online" else [256]:
                 dummy = DummyVecEnv([partial(RicochetRobotsEnv, seed=i, **kwargs) for i in range(n)])

@@ -18,6 +18,7 @@ the old bank or the new one. `generate_bank` saves every few seconds and on Ctrl
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -345,12 +346,14 @@ class LengthSampler:
         values = np.array([float(w) for w in weights.values()])
         if (values < 0).any() or values.sum() <= 0:
             raise ValueError(f"length weights must be non-negative with a positive sum, got {dict(weights)}")
-        self.lengths = np.array(list(weights), dtype=np.int64)
-        self.probabilities = values / values.sum()
+        self.lengths = [int(n) for n in weights]
+        self.cumulative = np.cumsum(values / values.sum()).tolist()
         self.weights = dict(weights)
 
     def draw(self, rng: np.random.Generator) -> tuple[int, int]:
         """``(row, optimal_length)`` of a drawn puzzle."""
-        length = int(self.lengths[rng.choice(len(self.lengths), p=self.probabilities)])
+        u = rng.random()  # inverse-CDF draw: far cheaper per call than rng.choice(p=...)
+        k = bisect.bisect_right(self.cumulative, u)
+        length = self.lengths[min(k, len(self.lengths) - 1)]
         rows = self._by_length[length]
         return int(rows[rng.integers(len(rows))]), length
