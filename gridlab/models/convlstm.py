@@ -1,0 +1,169 @@
+"""ConvLSTM cells and the DRC(D, N) core of Guez et al. (2019), "An investigation of model-free
+planning": D stacked ConvLSTM layers, repeated N ticks per environment step.
+
+At tick ``n`` layer ``d`` sees the encoded observation ``x``, the hidden state of the layer
+below at this tick (for layer 0: the *top* layer's hidden state from the previous tick), and a
+pool-and-inject summary of its own previous hidden state (channel-wise spatial max and mean,
+linearly projected and tiled over the board), so information can cross the board in one tick.
+
+Hook names (relative to the `DRC` module), for layer ``d`` and tick ``n``:
+``layers.{d}.hook_i.{n}``, ``hook_f``, ``hook_g``, ``hook_o`` (input, forget, candidate and
+output gates), ``layers.{d}.hook_c.{n}`` (cell state), ``layers.{d}.hook_h.{n}`` (hidden
+state), and ``hook_output`` (the core's output vector), each ``(batch, hidden, H, W)`` except
+the output ``(batch, output_dim)``. Over a sequence each fires once per time step.
+
+State layout: ``(h, c)``, each ``(n_layers, batch, hidden, H, W)``; zeroed at episode starts by
+multiplying with ``1 - episode_start``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gridlab.models.hooks import HookedModule, HookPoint
+
+State = tuple[torch.Tensor, torch.Tensor]
+
+
+def _tick_hooks(n_ticks: int) -> nn.ModuleList:
+    return nn.ModuleList(HookPoint() for _ in range(n_ticks))
+
+
+class ConvLSTMCell(HookedModule):
+    """One ConvLSTM layer with the four gates and pool-and-inject.
+
+    Args:
+        in_channels: Channels of the input (encoded observation plus the layer below).
+        hidden_channels: Channels of the hidden and cell states.
+        n_ticks: Ticks per environment step (one set of hook points per tick).
+        kernel_size: Convolution size (odd; padding keeps the board size).
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, n_ticks: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        self.hidden_channels = hidden_channels
+        self.conv_input = nn.Conv2d(
+            in_channels + hidden_channels, 4 * hidden_channels, kernel_size, padding=pad
+        )
+        self.conv_hidden = nn.Conv2d(
+            hidden_channels, 4 * hidden_channels, kernel_size, padding=pad, bias=False
+        )
+        self.inject = nn.Linear(2 * hidden_channels, hidden_channels)
+        with torch.no_grad():  # forget gate starts open, the usual LSTM initialisation
+            self.conv_input.bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
+        self.hook_i, self.hook_f = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
+        self.hook_g, self.hook_o = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
+        self.hook_c, self.hook_h = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
+
+    def forward(self, x: torch.Tensor, state: State, tick: int) -> State:
+        """One tick.
+
+        Args:
+            x: ``(batch, in_channels, H, W)`` input.
+            state: ``(h, c)`` of this layer, each ``(batch, hidden, H, W)``.
+            tick: Tick index (selects the hook points).
+
+        Returns:
+            The new ``(h, c)``.
+        """
+        h, c = state
+        pooled = torch.cat([h.amax(dim=(2, 3)), h.mean(dim=(2, 3))], dim=1)  # (batch, 2 * hidden)
+        injected = self.inject(pooled)[:, :, None, None].expand_as(h)
+        gates = self.conv_input(torch.cat([x, injected], dim=1)) + self.conv_hidden(h)
+        i, f, g, o = gates.chunk(4, dim=1)
+        i = self.hook_i[tick](torch.sigmoid(i))
+        f = self.hook_f[tick](torch.sigmoid(f))
+        g = self.hook_g[tick](torch.tanh(g))
+        o = self.hook_o[tick](torch.sigmoid(o))
+        c = self.hook_c[tick](f * c + i * g)
+        h = self.hook_h[tick](o * torch.tanh(c))
+        return h, c
+
+
+class DRC(HookedModule):
+    """The DRC(D, N) recurrent core on spatial inputs.
+
+    Exposes ``num_layers``, ``hidden_size`` and ``input_size`` with the meaning sb3-contrib's
+    ``RecurrentPPO`` gives them for ``nn.LSTM`` (states flattened to ``hidden * H * W``).
+
+    Args:
+        in_channels: Channels of the encoded observation.
+        height, width: Board size.
+        hidden_channels: Channels of every layer's state.
+        n_layers: D, stacked layers.
+        n_ticks: N, repeats per environment step.
+        output_dim: Size of the output vector (a ReLU layer over the flattened top hidden
+            state and encoded observation, as in Guez et al.).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        height: int,
+        width: int,
+        hidden_channels: int = 32,
+        n_layers: int = 1,
+        n_ticks: int = 1,
+        output_dim: int = 256,
+    ) -> None:
+        super().__init__()
+        if n_layers < 1 or n_ticks < 1:
+            raise ValueError(f"DRC needs n_layers >= 1 and n_ticks >= 1, got D={n_layers}, N={n_ticks}")
+        self.in_channels, self.height, self.width = in_channels, height, width
+        self.hidden_channels, self.n_ticks = hidden_channels, n_ticks
+        self.num_layers = n_layers
+        self.hidden_size = hidden_channels * height * width
+        self.input_size = in_channels * height * width
+        self.layers = nn.ModuleList(
+            ConvLSTMCell(in_channels + hidden_channels, hidden_channels, n_ticks) for _ in range(n_layers)
+        )
+        self.output = nn.Linear((hidden_channels + in_channels) * height * width, output_dim)
+        self.output_relu = nn.ReLU()
+        self.hook_output = HookPoint()
+
+    def initial_state(self, batch: int, device: torch.device | str = "cpu") -> State:
+        """Zero ``(h, c)``, each ``(n_layers, batch, hidden, H, W)``."""
+        shape = (self.num_layers, batch, self.hidden_channels, self.height, self.width)
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One environment step: N ticks through the D layers.
+
+        Args:
+            x: ``(batch, in_channels, H, W)`` encoded observation.
+            state: ``(h, c)``, each ``(n_layers, batch, hidden, H, W)``.
+
+        Returns:
+            ``(output, state)`` with output ``(batch, output_dim)``.
+        """
+        hs, cs = list(state[0].unbind(0)), list(state[1].unbind(0))
+        for tick in range(self.n_ticks):
+            below = hs[-1]  # the top layer's previous hidden state feeds layer 0
+            for d, layer in enumerate(self.layers):
+                hs[d], cs[d] = layer(torch.cat([x, below], dim=1), (hs[d], cs[d]), tick)
+                below = hs[d]
+        flat = torch.cat([hs[-1], x], dim=1).flatten(1)
+        out = self.hook_output(self.output_relu(self.output(flat)))
+        return out, (torch.stack(hs), torch.stack(cs))
+
+    def forward(
+        self, x: torch.Tensor, state: State, episode_starts: torch.Tensor
+    ) -> tuple[torch.Tensor, State]:
+        """Run a sequence, zeroing the state wherever an episode starts.
+
+        Args:
+            x: ``(time, batch, in_channels, H, W)`` encoded observations.
+            state: ``(h, c)`` before the first step, each ``(n_layers, batch, hidden, H, W)``.
+            episode_starts: ``(time, batch)``, 1.0 where step ``t`` begins a new episode.
+
+        Returns:
+            ``(outputs, state)``: outputs ``(time, batch, output_dim)`` and the final state.
+        """
+        outputs = []
+        for t in range(x.shape[0]):
+            keep = (1.0 - episode_starts[t]).view(1, -1, 1, 1, 1)
+            out, state = self.step(x[t], (state[0] * keep, state[1] * keep))
+            outputs.append(out)
+        return torch.stack(outputs), state

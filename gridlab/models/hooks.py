@@ -1,0 +1,132 @@
+"""Hook points: one named identity module per activation a researcher may read or overwrite.
+
+Every model in `gridlab.models` passes each intermediate activation through a `HookPoint`.
+A hook point's name is its dotted module path relative to the model you call on
+(``"encoder.hook_conv1"``, ``"layers.0.hook_h.2"`` for layer 0's hidden state at tick 2), so
+the same string names the activation in ``hook_names()``, in hooks and in caches.
+
+A hook is ``fn(activation, hook) -> replacement or None``: return a tensor to replace the
+activation, or ``None`` to leave it. Hooks live only inside ``with model.hooks(...)``,
+``run_with_hooks`` or ``run_with_cache``; they are removed on exit, errors included.
+
+Example:
+    >>> model = SmallCNN(observation_space)
+    >>> model.hook_names()[:2]
+    ['hook_conv1', 'hook_relu1']
+    >>> out, cache = model.run_with_cache(obs)
+    >>> cache["hook_relu2"].shape                      # (batch, 64, H, W)
+    >>> zero = lambda x, hook: torch.zeros_like(x)
+    >>> ablated = model.run_with_hooks(obs, fwd_hooks=[("hook_relu2", zero)])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+HookFn = Callable[[torch.Tensor, "HookPoint"], torch.Tensor | None]
+
+
+class HookPoint(nn.Module):
+    """Identity on a tensor; the place where hooks attach. ``name`` is set by the owning model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name: str | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class HookedModule(nn.Module):
+    """Mixin for models built from `HookPoint` s: lists them and attaches hooks by name.
+
+    Names are module paths relative to this module, assigned on every lookup, so a model
+    nested in a policy answers with names relative to itself.
+    """
+
+    def hook_points(self) -> dict[str, HookPoint]:
+        """Every hook point by name, in forward order of registration."""
+        points = {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
+        for name, point in points.items():
+            point.name = name
+        return points
+
+    def hook_names(self) -> list[str]:
+        """Names of every hook point, e.g. ``["encoder.hook_conv1", ...]``."""
+        return list(self.hook_points())
+
+    def resolve_hook_names(self, names: str | Sequence[str] | Callable[[str], bool] | None) -> list[str]:
+        """Expand names, shell-style patterns (``"layers.*.hook_h.*"``) or a predicate to hook names.
+
+        Raises:
+            ValueError: For a name or pattern that matches no hook point.
+        """
+        available = self.hook_names()
+        if names is None:
+            return available
+        if callable(names):
+            return [n for n in available if names(n)]
+        selected: list[str] = []
+        for pattern in [names] if isinstance(names, str) else names:
+            matches = fnmatch.filter(available, pattern)
+            if not matches:
+                raise ValueError(f"unknown hook {pattern!r}; available: {', '.join(available)}")
+            selected.extend(m for m in matches if m not in selected)
+        return selected
+
+    @contextlib.contextmanager
+    def hooks(self, fwd_hooks: Sequence[tuple[str, HookFn]]) -> Iterator[None]:
+        """Attach ``(name_or_pattern, fn)`` hooks for the duration of the ``with`` block."""
+        points = self.hook_points()
+        handles = []
+        try:
+            for pattern, fn in fwd_hooks:
+                for name in self.resolve_hook_names(pattern):
+                    handles.append(points[name].register_forward_hook(_wrap(fn)))
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def run_with_hooks(self, *args: Any, fwd_hooks: Sequence[tuple[str, HookFn]] = (), **kwargs: Any) -> Any:
+        """Call the model with hooks attached, then remove them."""
+        with self.hooks(fwd_hooks):
+            return self(*args, **kwargs)
+
+    def run_with_cache(
+        self,
+        *args: Any,
+        names_filter: str | Sequence[str] | Callable[[str], bool] | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, dict[str, torch.Tensor]]:
+        """Call the model and keep a detached copy of each selected activation.
+
+        A hook point that fires several times in one call (a recurrent layer over a sequence)
+        is stacked along a new leading time axis.
+
+        Returns:
+            ``(output, cache)`` with ``cache[name]`` the activation at that hook point.
+        """
+        store: dict[str, list[torch.Tensor]] = {}
+
+        def keep(x: torch.Tensor, hook: HookPoint) -> None:
+            store.setdefault(hook.name or "", []).append(x.detach().clone())
+
+        names = self.resolve_hook_names(names_filter)
+        with self.hooks([(name, keep) for name in names]):
+            output = self(*args, **kwargs)
+        cache = {n: v[0] if len(v) == 1 else torch.stack(v) for n, v in store.items()}
+        return output, {n: cache[n] for n in names if n in cache}
+
+
+def _wrap(fn: HookFn) -> Callable[[nn.Module, tuple[Any, ...], torch.Tensor], torch.Tensor | None]:
+    def hook(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
+        return fn(output, module)  # type: ignore[arg-type]
+
+    return hook
