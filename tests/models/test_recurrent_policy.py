@@ -122,10 +122,9 @@ def greedy_success(model: RecurrentPPO, env: RicochetRobotsEnv, n_layouts: int) 
 def test_recurrent_ppo_learns_v1_and_survives_save_and_load(tmp_path: Path) -> None:
     layouts = fixed_layouts_v1_four_targets()
     venv = BatchedRicochetVecEnv(8, seed=0, fixed_layout=layouts, max_steps=10)
-    model = RecurrentPPO(
-        ConvLSTMPolicy, venv, n_steps=32, batch_size=64, n_epochs=4, learning_rate=1e-3, ent_coef=0.01, seed=0,
-        policy_kwargs={"encoder_channels": 16, "hidden_channels": 16, "n_layers": 1, "n_ticks": 1, "output_dim": 64},
-    )  # fmt: skip
+    sizes = {"encoder_channels": 16, "hidden_channels": 16, "n_layers": 1, "n_ticks": 1, "output_dim": 64}
+    model = RecurrentPPO(ConvLSTMPolicy, venv, n_steps=32, batch_size=64, n_epochs=4, learning_rate=1e-3,
+                         ent_coef=0.01, seed=0, policy_kwargs=sizes)  # fmt: skip
     model.learn(6144)
     env = RicochetRobotsEnv(fixed_layout=layouts, max_steps=10)
     assert greedy_success(model, env, 4) >= 0.95
