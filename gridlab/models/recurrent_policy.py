@@ -138,8 +138,10 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         return self.drc
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        fixed_here = ("features_extractor_class", "features_extractor_kwargs", "share_features_extractor",
-                      "normalize_images", "full_std", "use_expln", "squash_output", "log_std_init")  # fmt: skip
+        fixed_here = (
+            "features_extractor_class", "features_extractor_kwargs", "share_features_extractor",
+            "normalize_images", "full_std", "use_expln", "squash_output", "log_std_init",
+        )  # fmt: skip
         data = super()._get_constructor_parameters()
         return {k: v for k, v in data.items() if k not in fixed_here} | self.drc_kwargs
 
