@@ -26,3 +26,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_env.py
 	$(BIN)/python benchmarks/bench_vec_env.py
 	$(BIN)/python benchmarks/bench_bank.py
+	$(BIN)/python benchmarks/bench_models.py
