@@ -2,7 +2,8 @@
 
 ``gridlab demo`` draws a random puzzle, solves it and prints the board and the optimal plan;
 ``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`);
-``gridlab puzzles generate|show`` builds and inspects puzzle banks.
+``gridlab puzzles generate|show`` builds and inspects puzzle banks; ``gridlab train`` and
+``gridlab evaluate CHECKPOINT`` train and evaluate agents.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from gridlab.agent import Agent
 from gridlab.env.ascii import parse_ascii, render_ascii
 from gridlab.env.board import FixedLayout, replay
 from gridlab.env.generator import (
@@ -27,6 +30,7 @@ from gridlab.env.generator import (
 from gridlab.env.puzzle_bank import SPLITS, PuzzleBank, generate_bank
 from gridlab.env.rendering import describe_plan, plot_board
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
+from gridlab.training import TrainConfig, train
 
 
 def _print_solution(layout: FixedLayout, max_depth: int, plot: Path | None) -> int:
@@ -99,6 +103,50 @@ def _print_counts(bank: PuzzleBank) -> None:
         print(f"{length:>8} {train.get(length, 0):>7} {heldout.get(length, 0):>8}")
 
 
+def _train(args: argparse.Namespace) -> int:
+    overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.field_help()}
+    base = TrainConfig.load(args.config).to_dict() if args.config else {}
+    config = TrainConfig.from_dict(base | overrides)
+    run = train(config)
+    print(f"\n{run.agent.evaluate(progress=False).table()}")
+    state = "interrupted; " if run.interrupted else ""
+    print(f"\n{state}checkpoint written to {run.checkpoint}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    agent = Agent.load(args.checkpoint)
+    out = args.out or Path(args.checkpoint) / "evaluation.json"
+    result = agent.evaluate(episodes=args.episodes, out=out)
+    print(f"{agent}\n{result.table()}\nwritten to {out}")
+    return 0
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One ``--option`` per `TrainConfig` field, typed from its annotation."""
+    hints = typing.get_type_hints(TrainConfig)
+    for name, help_text in TrainConfig.field_help().items():
+        flag = "--" + name.replace("_", "-")
+        kind = hints[name]
+        optional = type(None) in typing.get_args(kind)
+        base = next(t for t in typing.get_args(kind) if t is not type(None)) if optional else kind
+        if base is bool:
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
+        elif base in (int, float, str):
+            parser.add_argument(flag, type=_optional(base) if optional else base, default=argparse.SUPPRESS,
+                                help=help_text + (" ('none' to unset)" if optional else ""))  # fmt: skip
+
+
+def _optional(kind: type) -> typing.Callable[[str], object]:
+    def parse(text: str) -> object:
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +166,25 @@ def build_parser() -> argparse.ArgumentParser:
     solve_cmd.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, help="longest plan to search")
     solve_cmd.add_argument("--plot", type=Path, default=None, help="also save a picture of the plan here")
     solve_cmd.set_defaults(func=_solve)
+
+    train_cmd = commands.add_parser("train", help="train an agent (every TrainConfig field is an option)")
+    train_cmd.add_argument(
+        "--config", type=Path, default=None, help="start from this YAML or JSON config file"
+    )
+    _add_config_options(train_cmd)
+    train_cmd.set_defaults(func=_train)
+
+    evaluate_cmd = commands.add_parser(
+        "evaluate", help="greedy evaluation of a checkpoint on held-out puzzles"
+    )
+    evaluate_cmd.add_argument("checkpoint", help="checkpoint folder")
+    evaluate_cmd.add_argument(
+        "--episodes", type=int, default=None, help="puzzles to play (default: the run's)"
+    )
+    evaluate_cmd.add_argument(
+        "--out", type=Path, default=None, help="JSON file (default: CHECKPOINT/evaluation.json)"
+    )
+    evaluate_cmd.set_defaults(func=_evaluate)
 
     puzzles = commands.add_parser("puzzles", help="generate and inspect puzzle banks")
     bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True)

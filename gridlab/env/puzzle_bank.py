@@ -235,6 +235,7 @@ def generate_bank(
     heldout_fraction: float = 0.1,
     save_every: float = 10.0,
     progress: bool = True,
+    max_stale_draws: int = 20_000,
 ) -> PuzzleBank:
     """Create or top up a bank until each optimal length in the band has its count (both splits).
 
@@ -252,9 +253,14 @@ def generate_bank(
         heldout_fraction: Share of puzzles (by content hash) kept for evaluation.
         save_every: Seconds between intermediate saves.
         progress: Show a progress bar.
+        max_stale_draws: Give up (keeping what was found) after this many draws in a row that
+            bring nothing new.
 
     Returns:
         The bank, saved.
+
+    Raises:
+        RuntimeError: When the family runs out of new puzzles (what was found is saved).
     """
     check_band(min_moves, max_moves)
     if not 0.0 <= heldout_fraction < 1.0:
@@ -290,13 +296,23 @@ def generate_bank(
     pending: list[tuple[FixedLayout, int, bool]] = []
     last_save = time.monotonic()
     bar = tqdm(total=sum(missing.values()), desc=f"bank {folder.name}", disable=not progress, unit="puzzle")
+    stale = 0  # draws since the last new puzzle: small board families run out of distinct puzzles
     try:
         while any(missing.values()):
             layout, plan = random_layout(spec, rng, lo, hi)
             n = len(plan)
             key = _puzzle_key(layout)
             if missing.get(n, 0) == 0 or key in seen:
+                stale += 1
+                if stale > max_stale_draws:
+                    short = {length: count for length, count in missing.items() if count}
+                    raise RuntimeError(
+                        f"no new puzzle in {max_stale_draws} draws; still missing {short} (length: count). "
+                        "This board family may have no more distinct puzzles of those lengths: lower "
+                        "per_length or use larger boards, more robots or more walls"
+                    )
                 continue
+            stale = 0
             seen.add(key)
             missing[n] -= 1
             pending.append((layout, n, _is_heldout(key, heldout_fraction)))

@@ -176,3 +176,10 @@ def test_top_up_with_other_settings_is_rejected(bank_dir: Path) -> None:
     with pytest.raises(ValueError, match="band"):
         generate_bank(bank_dir, SPEC, 5, 4, 2, progress=False)
     assert os.path.exists(bank_dir / "manifest.json")
+
+
+def test_exhausted_board_family_stops_with_a_clear_error(tmp_path: Path) -> None:
+    open_4x4 = BoardSpec(4, 4, 1, corner_density=0.0, border_density=0.0)  # few distinct puzzles
+    with pytest.raises(RuntimeError, match="no new puzzle in 2000 draws; still missing"):
+        generate_bank(tmp_path / "tiny", open_4x4, 500, 1, 2, max_stale_draws=2000, progress=False)
+    assert 0 < len(PuzzleBank.load(tmp_path / "tiny")) < 1000  # what was found is kept

@@ -1,0 +1,121 @@
+"""`Agent`: a checkpoint opened for analysis, its policy rebuilt from metadata and safetensors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from gridlab.checkpoints import read_checkpoint
+from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.models.hooks import HookPoint
+from gridlab.models.recurrent_policy import ConvLSTMPolicy
+from gridlab.training.config import TrainConfig
+from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles
+from gridlab.training.factory import build_policy, env_kwargs
+
+
+class Agent:
+    """A trained policy with its configuration and environment, loaded from a checkpoint.
+
+    Example:
+        >>> agent = gridlab.load("checkpoints/v1-mlp")
+        >>> env = agent.make_env()
+        >>> obs, _ = env.reset(seed=0)
+        >>> actions, state = agent.act(obs[None])
+        >>> agent.evaluate(episodes=100).table()
+
+    Attributes:
+        policy: The SB3 policy network (a `HookedModule` for the ConvLSTM policy).
+        config: The run's `TrainConfig`.
+        metadata: The checkpoint's ``metadata.json``.
+        path: The checkpoint folder.
+    """
+
+    def __init__(
+        self,
+        policy: ActorCriticPolicy,
+        config: TrainConfig,
+        metadata: dict[str, Any],
+        path: Path | None = None,
+    ) -> None:
+        self.policy = policy
+        self.config = config
+        self.metadata = metadata
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu") -> Agent:
+        """Open a checkpoint folder; never unpickles anything from it."""
+        checkpoint = read_checkpoint(path)
+        meta = checkpoint.metadata
+        config = TrainConfig.from_dict(meta["config"])
+        spec = meta["env_spec"]
+        dtype = np.dtype(spec["observation_dtype"])
+        high = 255 if dtype == np.uint8 else 1.0
+        observation_space = spaces.Box(0, high, shape=tuple(spec["observation_shape"]), dtype=dtype)
+        policy = build_policy(meta["policy_spec"], observation_space, spaces.Discrete(spec["n_actions"]))
+        checkpoint.load_weights(policy)
+        policy.to(device).eval()
+        return cls(policy, config, meta, Path(path))
+
+    @property
+    def is_recurrent(self) -> bool:
+        return isinstance(self.policy, ConvLSTMPolicy)
+
+    def act(
+        self,
+        obs: np.ndarray,
+        state: tuple[np.ndarray, np.ndarray] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """Actions for a batch of observations.
+
+        Args:
+            obs: ``(n_envs, *observation_shape)``.
+            state: Recurrent state returned by the previous call (``None`` starts fresh).
+            episode_start: ``(n_envs,)`` bools, True where an episode begins (resets the state).
+            deterministic: Greedy actions (default) or samples.
+
+        Returns:
+            ``(actions, state)``: actions ``(n_envs,)``; the state is ``None`` for feed-forward policies.
+        """
+        with torch.no_grad():
+            return self.policy.predict(
+                obs, state=state, episode_start=episode_start, deterministic=deterministic
+            )
+
+    def make_env(self, split: str = "heldout", **overrides: Any) -> RicochetRobotsEnv:
+        """An environment like the training one (bank runs draw from ``split``)."""
+        return RicochetRobotsEnv(**(env_kwargs(self.config, split) | overrides))
+
+    def evaluate(
+        self, episodes: int | None = None, out: str | os.PathLike | None = None, progress: bool = True
+    ) -> EvaluationResult:
+        """Greedy evaluation on the run's held-out puzzles (see `evaluation_puzzles`).
+
+        Args:
+            episodes: Puzzles to play (default: the config's ``eval_episodes``).
+            out: Also write the result as JSON here.
+            progress: Show a progress bar.
+        """
+        puzzles = evaluation_puzzles(self.config, episodes or self.config.eval_episodes)
+        result = evaluate(self.act, self.make_env(), puzzles, progress)
+        if out is not None:
+            result.save(out)
+        return result
+
+    def hook_names(self) -> list[str]:
+        """Hook points of the policy's hookable modules, named from the policy root."""
+        return [name for name, module in self.policy.named_modules() if isinstance(module, HookPoint)]
+
+    def __repr__(self) -> str:
+        spec = self.metadata["policy_spec"]
+        steps = self.metadata["training"].get("num_timesteps")
+        return f"Agent({spec['policy']}, {self.config.name()}, {steps} steps, from {self.path})"

@@ -1,0 +1,209 @@
+"""The on-disk checkpoint format: a folder that loads without executing anything from it.
+
+::
+
+    checkpoint/
+      metadata.json            format version, config, env spec, policy spec, package versions,
+                               training statistics and steps, optimizer hyperparameters, file digests
+      weights.safetensors      the policy's parameters (state-dict names, shared tensors once)
+      optimizer.safetensors    Adam moments and step counts, for resuming
+      sb3_model.zip            stable-baselines3's own save, for ``PPO.load`` users (never read here)
+
+`save_checkpoint` writes everything into a hidden temporary sibling folder and renames it into
+place, so a crash never leaves a folder that looks like a checkpoint but is half written.
+`read_checkpoint` checks the format version and the SHA-256 digests recorded in the metadata,
+and reads tensors with safetensors (no pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
+
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+WEIGHTS = "weights.safetensors"
+OPTIMIZER = "optimizer.safetensors"
+SB3_ZIP = "sb3_model.zip"
+_PACKAGES = ("gridlab", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "numpy", "numba")
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read from disk.
+
+    Attributes:
+        path: Its folder.
+        metadata: The parsed ``metadata.json``.
+    """
+
+    path: Path
+    metadata: dict[str, Any]
+
+    def load_weights(self, module: torch.nn.Module) -> None:
+        """Copy the saved policy parameters into ``module`` (which must have the same layout)."""
+        try:
+            load_model(module, str(self.path / WEIGHTS), strict=True)
+        except (RuntimeError, SafetensorError) as error:
+            raise ValueError(f"checkpoint {self.path} weights do not fit the policy: {error}") from None
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's ``state_dict``, rebuilt from safetensors and the metadata."""
+        tensors = _load_tensors(self.path / OPTIMIZER)
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+        return {"state": state, "param_groups": self.metadata["optimizer"]["param_groups"]}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: PPO | RecurrentPPO,
+    config: dict[str, Any],
+    env_spec: dict[str, Any],
+    policy_spec: dict[str, Any],
+    training: dict[str, Any],
+) -> Path:
+    """Write a checkpoint folder atomically (replacing an older one at ``path``).
+
+    Args:
+        path: Destination folder.
+        model: The learner; its policy weights and optimizer state are saved.
+        config: ``TrainConfig.to_dict()``.
+        env_spec: What `gridlab.agent.Agent.make_env` needs (see `gridlab.training.train`).
+        policy_spec: Algorithm, policy name and kwargs (`gridlab.training.factory.policy_spec`).
+        training: Statistics: steps, updates, elapsed time, last evaluation, ...
+
+    Returns:
+        The checkpoint folder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        tmp.chmod(0o755)
+        save_model(model.policy, str(tmp / WEIGHTS))  # stores tensors shared by several names once
+        optimizer = model.policy.optimizer.state_dict()
+        moments = {
+            f"state.{index}.{name}": torch.as_tensor(value).detach().cpu().contiguous()
+            for index, entry in optimizer["state"].items()
+            for name, value in entry.items()
+        }
+        save_file(moments, str(tmp / OPTIMIZER))
+        model.save(tmp / SB3_ZIP)
+        metadata = {
+            "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "config": config,
+            "env_spec": env_spec,
+            "policy_spec": policy_spec,
+            "package_versions": package_versions(),
+            "training": training,
+            "optimizer": {"param_groups": optimizer["param_groups"]},
+            "sha256": {name: _digest(tmp / name) for name in (WEIGHTS, OPTIMIZER)},
+        }
+        with open(tmp / METADATA, "w") as f:
+            json.dump(metadata, f, indent=2, default=_jsonable)
+            f.flush()
+            os.fsync(f.fileno())
+        for file in tmp.iterdir():
+            file.chmod(0o644)
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and verify a checkpoint folder.
+
+    Raises:
+        FileNotFoundError: No such folder, or a file is missing.
+        ValueError: A corrupt file, or a format version newer than this gridlab reads.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no checkpoint folder at {path}")
+    meta_path = path / METADATA
+    if not meta_path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {path} is missing {METADATA}; it is incomplete or not a checkpoint"
+        )
+    try:
+        metadata = json.loads(meta_path.read_text())
+        version = int(metadata["format_version"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"corrupt {meta_path}: {error}") from None
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"checkpoint {path} has format version {version}, newer than this gridlab reads "
+            f"({FORMAT_VERSION}); upgrade gridlab (written by {metadata.get('package_versions', {})})"
+        )
+    for name, digest in metadata.get("sha256", {}).items():
+        file = path / name
+        if not file.is_file():
+            raise FileNotFoundError(f"checkpoint {path} is missing {name}")
+        if _digest(file) != digest:
+            raise ValueError(f"checkpoint file {file} is corrupt (its SHA-256 does not match the metadata)")
+    _load_tensors(path / WEIGHTS)  # a truncated or garbled file fails here, with its name
+    return Checkpoint(path, metadata)
+
+
+def _load_tensors(file: Path) -> dict[str, torch.Tensor]:
+    if not file.is_file():
+        raise FileNotFoundError(f"checkpoint file {file} is missing")
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"corrupt checkpoint file {file}: {error}") from None
+
+
+def _digest(file: Path) -> str:
+    h = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

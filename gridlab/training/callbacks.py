@@ -1,0 +1,118 @@
+"""Training callbacks: greedy held-out evaluation (with curriculum and early stop) and checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from gridlab.env.board import FixedLayout
+from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.training.config import TrainConfig
+from gridlab.training.evaluation import EvaluationResult, evaluate
+
+
+class Curriculum:
+    """Unlocks one more optimal length each time held-out success on the unlocked ones passes a threshold.
+
+    Args:
+        min_moves, max_moves: The full band.
+        start: Longest length unlocked at first.
+        threshold: Success rate (on unlocked lengths) that unlocks the next one.
+    """
+
+    def __init__(self, min_moves: int, max_moves: int, start: int, threshold: float) -> None:
+        self.min_moves, self.max_moves, self.threshold = min_moves, max_moves, threshold
+        self.longest = min(start, max_moves)
+
+    def weights(self) -> dict[int, float]:
+        return dict.fromkeys(range(self.min_moves, self.longest + 1), 1.0)
+
+    def update(self, result: EvaluationResult) -> bool:
+        """Widen the band after an evaluation; True when it changed."""
+        unlocked = result.optimal <= self.longest
+        if self.longest >= self.max_moves or not unlocked.any():
+            return False
+        if result.solved[unlocked].mean() >= self.threshold:
+            self.longest += 1
+            return True
+        return False
+
+
+class EvalCallback(BaseCallback):
+    """Every ``config.eval_freq`` steps: greedy evaluation, logging, curriculum, early stop.
+
+    Logs ``eval/success_rate``, ``eval/success_rate_len_{L}``, ``eval/moves_over_optimal`` and
+    ``eval/extra_moves``, appends a row to ``history`` and stops training once
+    ``config.target_success`` is reached.
+    """
+
+    def __init__(
+        self, config: TrainConfig, env: RicochetRobotsEnv, puzzles: list[tuple[FixedLayout, int]],
+        curriculum: Curriculum | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.config, self.env, self.puzzles, self.curriculum = config, env, puzzles, curriculum
+        self.history: list[dict[str, Any]] = []
+        self._next = config.eval_freq
+
+    def _on_training_start(self) -> None:
+        self._next = _next_multiple(self.model.num_timesteps, self.config.eval_freq)  # resumed runs
+
+    def _on_step(self) -> bool:
+        if self.config.eval_freq == 0 or self.num_timesteps < self._next:
+            return True
+        self._next += self.config.eval_freq
+        return self.run_evaluation()
+
+    def run_evaluation(self) -> bool:
+        """Evaluate now; returns False when training should stop."""
+        result = evaluate(self._act, self.env, self.puzzles)
+        row: dict[str, Any] = {
+            "step": self.num_timesteps,
+            "success_rate": result.success_rate,
+            "moves_over_optimal": result.moves_over_optimal,
+            "extra_moves": result.extra_moves,
+        }
+        for length, stats in result.by_length().items():
+            row[f"success_len_{length}"] = stats["success_rate"]
+        if self.curriculum is not None:
+            if self.curriculum.update(result):
+                self.training_env.env_method("set_length_weights", self.curriculum.weights())
+            row["curriculum_longest"] = self.curriculum.longest
+        self.history.append(row)
+        for key, value in row.items():
+            if key != "step":
+                self.logger.record(f"eval/{key.replace('success_len_', 'success_rate_len_')}", value)
+        self.logger.dump(self.num_timesteps)
+        target = self.config.target_success
+        return target is None or result.success_rate < target
+
+    def _act(self, obs: np.ndarray, state: Any, start: np.ndarray) -> tuple[np.ndarray, Any]:
+        return self.model.predict(obs, state=state, episode_start=start, deterministic=True)
+
+
+class CheckpointCallback(BaseCallback):
+    """Every ``save_freq`` steps, calls ``save(folder)`` with ``folder = run_dir / f"step_{n}"``."""
+
+    def __init__(self, save_freq: int, run_dir: Path, save: Callable[[Path], Path]) -> None:
+        super().__init__()
+        self.save_freq, self.run_dir, self.save = save_freq, run_dir, save
+        self._next = save_freq
+
+    def _on_training_start(self) -> None:
+        self._next = _next_multiple(self.model.num_timesteps, self.save_freq)
+
+    def _on_step(self) -> bool:
+        if self.save_freq and self.num_timesteps >= self._next:
+            self._next += self.save_freq
+            self.save(self.run_dir / f"step_{self.num_timesteps}")
+        return True
+
+
+def _next_multiple(step: int, every: int) -> int:
+    """The first multiple of ``every`` after ``step``."""
+    return (step // every + 1) * every if every else 0

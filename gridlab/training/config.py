@@ -1,0 +1,253 @@
+"""`TrainConfig`: every option of a training run, in one typed dataclass.
+
+The same fields back ``gridlab.train(config)``, the ``gridlab train`` command line (one option
+per field) and the ``config`` block of a checkpoint's ``metadata.json``. Defaults follow the
+seed notes: learning rate 3e-4, entropy 0.01, rollout length 128, batch 256, 8 envs.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import itertools
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gridlab.env.board import MAX_ROBOTS, MAX_SIZE, MIN_SIZE
+from gridlab.env.generator import MAX_MOVES_LIMIT
+from gridlab.env.layouts import MILESTONES
+from gridlab.env.observations import OBS_MODES
+from gridlab.models.extractors import select_extractor
+
+POLICIES = ("auto", "mlp", "small_cnn", "convlstm")
+VEC_ENVS = ("batched", "dummy")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (see the module docstring)."""
+
+    # -- environment ---------------------------------------------------------------------------
+    milestone: str | None = None
+    """Train on a milestone ("v0".."v4") instead of random boards; fixes size and robots."""
+    height: int = 8
+    """Board rows for random boards (4-16)."""
+    width: int = 8
+    """Board columns for random boards (4-16)."""
+    num_robots: int = 2
+    """Robots on random boards (1-5)."""
+    min_moves: int = 1
+    """Shortest optimal plan drawn for training."""
+    max_moves: int = 8
+    """Longest optimal plan drawn for training."""
+    bank: str | None = None
+    """Puzzle-bank folder to draw boards from (held-out split for evaluation); None: generate online."""
+    obs_mode: str = "image"
+    """Observation encoding: image, symbolic or rgb."""
+    max_steps: int = 30
+    """Steps before an episode is truncated."""
+    step_penalty: float = -0.01
+    """Reward added every step."""
+    goal_reward: float = 1.0
+    """Reward added on the solving step."""
+    include_noop: bool = False
+    """Add a no-op ("thinking") action."""
+    vec_env: str = "batched"
+    """Vector env: batched (one compiled step for all boards) or dummy (SB3 DummyVecEnv)."""
+    # -- policy --------------------------------------------------------------------------------
+    policy: str = "auto"
+    """mlp, small_cnn, convlstm, or auto (the seed's rule: MLP for symbolic or tiny boards)."""
+    mlp_hidden: int = 64
+    """Width of the MLP extractor's layers."""
+    cnn_features: int = 128
+    """Output size of SmallCNN."""
+    drc_layers: int = 1
+    """ConvLSTM: D, stacked layers."""
+    drc_ticks: int = 1
+    """ConvLSTM: N, ticks per environment step."""
+    drc_hidden: int = 32
+    """ConvLSTM: channels of each layer's state."""
+    drc_encoder: int = 32
+    """ConvLSTM: channels of the convolutional encoder."""
+    drc_output: int = 256
+    """ConvLSTM: size of the core's output vector."""
+    # -- PPO / RecurrentPPO --------------------------------------------------------------------
+    total_timesteps: int = 100_000
+    """Environment steps to train for (summed over envs)."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient."""
+    n_steps: int = 128
+    """Rollout length per env."""
+    batch_size: int = 256
+    """Minibatch size."""
+    n_envs: int = 8
+    """Parallel environments."""
+    n_epochs: int = 4
+    """Optimisation epochs per rollout."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO clip range."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Gradient clipping norm."""
+    seed: int = 0
+    """Seed for boards, rollouts and initialisation."""
+    # -- evaluation, checkpoints, curriculum ---------------------------------------------------
+    eval_freq: int = 10_000
+    """Env steps between greedy evaluations (0 disables)."""
+    eval_episodes: int = 100
+    """Puzzles per evaluation (every layout once for milestones)."""
+    save_freq: int = 50_000
+    """Env steps between checkpoints (0: only the final one)."""
+    curriculum: bool = False
+    """Widen the band of optimal lengths as success grows (needs a bank)."""
+    curriculum_start: int = 2
+    """Longest optimal length drawn when the curriculum starts."""
+    curriculum_threshold: float = 0.8
+    """Held-out success on the current lengths that unlocks the next length."""
+    target_success: float | None = None
+    """Stop early once greedy held-out success reaches this rate."""
+    # -- where and how -------------------------------------------------------------------------
+    output_dir: str = "runs"
+    """Folder that holds run folders."""
+    run_name: str | None = None
+    """Run folder name (default: derived from the policy, board and seed)."""
+    device: str = "cpu"
+    """Torch device."""
+    threads: int = 1
+    """Torch CPU threads (one is usually fastest for these small networks)."""
+    tensorboard: bool = True
+    """Log to TensorBoard under the run folder."""
+    progress_bar: bool = True
+    """Show a progress bar."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form notes kept with the run (not used by training)."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- validation ----------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field and what it accepts."""
+        if self.milestone is not None and self.milestone not in MILESTONES:
+            _bad("milestone", self.milestone, f"one of {', '.join(MILESTONES)} or None")
+        for name in ("height", "width"):
+            if not MIN_SIZE <= getattr(self, name) <= MAX_SIZE:
+                _bad(name, getattr(self, name), f"an integer from {MIN_SIZE} to {MAX_SIZE}")
+        if not 1 <= self.num_robots <= MAX_ROBOTS:
+            _bad("num_robots", self.num_robots, f"an integer from 1 to {MAX_ROBOTS}")
+        if not 1 <= self.min_moves <= self.max_moves <= MAX_MOVES_LIMIT:
+            _bad(
+                "min_moves/max_moves",
+                (self.min_moves, self.max_moves),
+                f"1 <= min <= max <= {MAX_MOVES_LIMIT}",
+            )
+        choices = {"obs_mode": OBS_MODES, "policy": POLICIES, "vec_env": VEC_ENVS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                _bad(name, getattr(self, name), f"one of {', '.join(allowed)}")
+        positive = ("max_steps", "mlp_hidden", "cnn_features", "drc_layers", "drc_ticks", "drc_hidden",
+                    "drc_encoder", "drc_output", "total_timesteps", "n_steps", "batch_size", "n_envs",
+                    "n_epochs", "eval_episodes", "threads", "curriculum_start")  # fmt: skip
+        for name in positive:
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                _bad(name, getattr(self, name), "a positive integer")
+        for name in ("eval_freq", "save_freq"):
+            if getattr(self, name) < 0:
+                _bad(name, getattr(self, name), "0 (off) or a positive number of steps")
+        if not self.learning_rate > 0:
+            _bad("learning_rate", self.learning_rate, "a positive number")
+        for name in ("gamma", "gae_lambda", "curriculum_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                _bad(name, getattr(self, name), "a number in [0, 1]")
+        if self.target_success is not None and not 0.0 < self.target_success <= 1.0:
+            _bad("target_success", self.target_success, "a rate in (0, 1] or None")
+        if self.curriculum and self.bank is None:
+            _bad("curriculum", True, "only with a puzzle bank (set bank=...)")
+        if self.milestone is not None and self.bank is not None:
+            _bad("bank", self.bank, "None when training on a milestone")
+        if self.policy == "convlstm" and self.obs_mode != "image":
+            _bad("obs_mode", self.obs_mode, "'image' for the convlstm policy")
+        if self.policy == "small_cnn" and self.obs_mode == "symbolic":
+            _bad("obs_mode", self.obs_mode, "'image' or 'rgb' for the small_cnn policy")
+
+    # -- (de)serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a dict; unknown keys are an error that lists the valid ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig fields {unknown}; valid fields: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        """Write as YAML (``.yaml``/``.yml``) or JSON (anything else)."""
+        path = Path(path)
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False) if path.suffix in (".yaml", ".yml") else (
+            json.dumps(self.to_dict(), indent=2)
+        )  # fmt: skip
+        path.write_text(text)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read a YAML or JSON file written by `save` (or by hand)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no config file at {path}")
+        text = path.read_text()
+        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path} must hold a mapping of field names to values")
+        return cls.from_dict(data)
+
+    # -- derived -------------------------------------------------------------------------------
+    def resolved_policy(self) -> str:
+        """The policy after applying the ``auto`` rule."""
+        if self.policy != "auto":
+            return self.policy
+        height, width = self.board_size()
+        return select_extractor(self.obs_mode, height, width, self.milestone)
+
+    def board_size(self) -> tuple[int, int]:
+        if self.milestone is None:
+            return self.height, self.width
+        layout = MILESTONES[self.milestone]()[0]
+        return layout.height, layout.width
+
+    def name(self) -> str:
+        """Run folder name."""
+        if self.run_name:
+            return self.run_name
+        board = self.milestone or f"{self.height}x{self.width}-{self.num_robots}r"
+        return f"{self.resolved_policy()}-{board}-seed{self.seed}"
+
+    @staticmethod
+    def field_help() -> dict[str, str]:
+        """One line of help per field, from the attribute docstrings (used by the CLI)."""
+        tree = ast.parse(inspect.getsource(TrainConfig))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        helps = {}
+        for node, after in itertools.pairwise(body):
+            if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr):
+                helps[node.target.id] = str(after.value.value)  # type: ignore[attr-defined,union-attr]
+        return helps
+
+
+def _bad(name: str, value: object, expected: str) -> None:
+    raise ValueError(f"TrainConfig.{name} = {value!r} is invalid; expected {expected}")

@@ -1,0 +1,134 @@
+"""`train(config)`: a run from a `TrainConfig` to a checkpoint, readable top to bottom.
+
+    config in -> environments -> model (PPO, or RecurrentPPO for the ConvLSTM) -> callbacks
+    (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
+
+Ctrl-C (KeyboardInterrupt) ends training early but still writes the final checkpoint and
+returns the `Run`, so a notebook cell never loses a run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import torch
+from stable_baselines3.common.callbacks import CallbackList
+
+from gridlab.checkpoints import read_checkpoint, save_checkpoint
+
+if TYPE_CHECKING:
+    from gridlab.agent import Agent
+from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback
+from gridlab.training.config import TrainConfig
+from gridlab.training.evaluation import evaluation_puzzles
+from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
+
+
+@dataclass
+class Run:
+    """The outcome of `train`.
+
+    Attributes:
+        run_dir: Folder holding the config, checkpoints and TensorBoard logs.
+        checkpoint: The final checkpoint folder.
+        history: One row per evaluation: step, success rate (overall and by optimal length),
+            moves over optimal, extra moves (and the curriculum's longest length).
+        interrupted: Whether training was stopped with Ctrl-C.
+    """
+
+    run_dir: Path
+    checkpoint: Path
+    history: pd.DataFrame
+    interrupted: bool = False
+
+    @cached_property
+    def agent(self) -> Agent:
+        """The final checkpoint, loaded as an `Agent` (exactly what a notebook would open)."""
+        from gridlab.agent import Agent  # agent.py builds on training: import here, not at the top
+
+        return Agent.load(self.checkpoint)
+
+
+def train(config: TrainConfig, resume_from: str | Path | None = None) -> Run:
+    """Train an agent; see the module docstring.
+
+    Args:
+        config: Everything about the run.
+        resume_from: A checkpoint of this run to continue (weights, optimizer, step count,
+            learning-rate schedule and evaluation history).
+
+    Returns:
+        The `Run`.
+    """
+    config.validate()
+    torch.set_num_threads(config.threads)
+    run_dir = Path(config.output_dir) / config.name()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.yaml")
+
+    # ENVIRONMENTS: training boards, and held-out puzzles for greedy evaluation
+    venv = make_vec_env(config)
+    eval_env = RicochetRobotsEnv(**env_kwargs(config, split="heldout"))
+    puzzles = evaluation_puzzles(config, config.eval_episodes)
+
+    # MODEL
+    model = build_model(config, venv, str(run_dir / "tensorboard") if config.tensorboard else None)
+    history: list[dict[str, Any]] = []
+    elapsed_before = 0.0
+    if resume_from is not None:
+        checkpoint = read_checkpoint(resume_from)
+        if checkpoint.metadata["policy_spec"] != policy_spec(config):
+            raise ValueError(
+                f"checkpoint {resume_from} was trained with another policy; resume with its config"
+            )
+        checkpoint.load_weights(model.policy)
+        model.policy.optimizer.load_state_dict(checkpoint.optimizer_state())
+        stats = checkpoint.metadata["training"]
+        model.num_timesteps, model._n_updates = stats["num_timesteps"], stats["n_updates"]
+        history, elapsed_before = list(stats["history"]), stats["elapsed_s"]
+
+    # CALLBACKS: evaluation (+ curriculum, early stop) and periodic checkpoints
+    started = time.perf_counter()
+    interrupted = False
+
+    def save(folder: Path) -> Path:
+        stats = {
+            "num_timesteps": model.num_timesteps, "n_updates": model._n_updates,
+            "elapsed_s": elapsed_before + time.perf_counter() - started,
+            "history": evaluator.history, "interrupted": interrupted,
+        }  # fmt: skip
+        return save_checkpoint(
+            folder, model, config.to_dict(), env_spec(eval_env, config), policy_spec(config), stats
+        )
+
+    curriculum = None
+    if config.curriculum:
+        curriculum = Curriculum(
+            config.min_moves, config.max_moves, config.curriculum_start, config.curriculum_threshold
+        )
+    evaluator = EvalCallback(config, eval_env, puzzles, curriculum)
+    evaluator.history = history
+    callbacks = CallbackList([evaluator, CheckpointCallback(config.save_freq, run_dir, save)])
+
+    # TRAIN
+    try:
+        model.learn(
+            total_timesteps=max(config.total_timesteps - model.num_timesteps, 0),
+            callback=callbacks,
+            progress_bar=config.progress_bar,
+            reset_num_timesteps=resume_from is None,
+            tb_log_name="train",
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    if not evaluator.history or evaluator.history[-1]["step"] != model.num_timesteps:
+        evaluator.run_evaluation()
+    final = save(run_dir / "final")
+    venv.close()
+    return Run(run_dir, final, pd.DataFrame(evaluator.history), interrupted)

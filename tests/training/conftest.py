@@ -1,0 +1,19 @@
+from pathlib import Path
+
+import pytest
+
+from gridlab.training import Run, TrainConfig, train
+
+
+def quick_config(tmp_path: Path, **overrides: object) -> TrainConfig:
+    """A small, fast run on v1 with the MLP (learns in a few thousand steps)."""
+    fields = {
+        "milestone": "v1", "total_timesteps": 4096, "eval_freq": 1024, "learning_rate": 1e-3, "n_steps": 64,
+        "batch_size": 128, "output_dir": str(tmp_path), "progress_bar": False, "tensorboard": False,
+    }  # fmt: skip
+    return TrainConfig(**(fields | overrides))
+
+
+@pytest.fixture(scope="session")
+def v1_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return train(quick_config(tmp_path_factory.mktemp("runs"), total_timesteps=8192, target_success=1.0))

@@ -1,0 +1,109 @@
+"""Checkpoints: contents, atomic writes, verification, loading without pickle."""
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import gridlab
+from gridlab import checkpoints
+from gridlab.checkpoints import FORMAT_VERSION, read_checkpoint
+from gridlab.training import Run
+
+
+def test_checkpoint_folder_holds_the_promised_files(v1_run: Run) -> None:
+    folder = v1_run.checkpoint
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "metadata.json", "optimizer.safetensors", "sb3_model.zip", "weights.safetensors",
+    ]  # fmt: skip
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["config"]["milestone"] == "v1"
+    assert meta["env_spec"]["observation_shape"] == [7, 5, 5]
+    assert meta["env_spec"]["channel_names"][:2] == ["wall_up", "wall_down"]
+    assert meta["policy_spec"] == {"algorithm": "PPO", "policy": "mlp", "kwargs": {"hidden": 64}}
+    assert {"torch", "stable-baselines3", "gridlab"} <= set(meta["package_versions"])
+    assert meta["training"]["num_timesteps"] > 0 and meta["training"]["history"]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+def test_agent_loads_without_unpickling_and_without_the_sb3_zip(
+    v1_run: Run, tmp_path: Path, monkeypatch
+) -> None:
+    copy = tmp_path / "ckpt"
+    shutil.copytree(v1_run.checkpoint, copy)
+    (copy / "sb3_model.zip").unlink()
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loading a checkpoint must not unpickle")
+
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    agent = gridlab.load(str(copy))
+    original = v1_run.agent
+    for (name, a), (_, b) in zip(
+        agent.policy.state_dict().items(), original.policy.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(a, b, msg=name)
+    obs = np.stack([agent.make_env().reset(options={"layout_index": i})[0] for i in range(4)])
+    np.testing.assert_array_equal(agent.act(obs)[0], original.act(obs)[0])
+
+
+def test_a_crash_while_saving_leaves_the_old_checkpoint_whole(
+    v1_run: Run, tmp_path: Path, monkeypatch
+) -> None:
+    target = tmp_path / "ckpt"
+    shutil.copytree(v1_run.checkpoint, target)
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoints, "save_file", crash)
+    model = gridlab.load(str(target))
+    with pytest.raises(OSError, match="disk full"):
+        checkpoints.save_checkpoint(target, _FakeModel(model.policy), {}, {}, {}, {})
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+class _FakeModel:
+    """Just what save_checkpoint touches on an SB3 model."""
+
+    def __init__(self, policy: torch.nn.Module) -> None:
+        self.policy = policy
+        policy.optimizer = torch.optim.Adam(policy.parameters())
+
+    def save(self, path: Path) -> None:
+        Path(path).write_bytes(b"zip")
+
+
+def test_missing_corrupt_and_newer_checkpoints_are_rejected(v1_run: Run, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no checkpoint folder at"):
+        gridlab.load(str(tmp_path / "nothing"))
+    broken = tmp_path / "broken"
+    shutil.copytree(v1_run.checkpoint, broken)
+    (broken / "weights.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match=r"missing weights\.safetensors"):
+        read_checkpoint(broken)
+    shutil.copy(v1_run.checkpoint / "weights.safetensors", broken / "weights.safetensors")
+    data = bytearray((broken / "weights.safetensors").read_bytes())
+    data[-10] ^= 0xFF
+    (broken / "weights.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"weights\.safetensors is corrupt"):
+        read_checkpoint(broken)
+    meta = json.loads((v1_run.checkpoint / "metadata.json").read_text())
+    (broken / "metadata.json").write_text(json.dumps(meta | {"format_version": FORMAT_VERSION + 1}))
+    with pytest.raises(ValueError, match="newer than this gridlab reads"):
+        read_checkpoint(broken)
+    (broken / "metadata.json").write_text("{")
+    with pytest.raises(ValueError, match="corrupt"):
+        read_checkpoint(broken)
+    (broken / "metadata.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"missing metadata\.json"):
+        read_checkpoint(broken)

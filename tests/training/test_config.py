@@ -1,0 +1,76 @@
+"""TrainConfig: the seed's defaults, round trips, validation, and one CLI option per field."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from gridlab.cli import build_parser
+from gridlab.training import TrainConfig
+
+
+def test_defaults_follow_the_seed() -> None:
+    config = TrainConfig()
+    assert (config.learning_rate, config.ent_coef, config.n_steps, config.batch_size, config.n_envs) == (
+        3e-4, 0.01, 128, 256, 8,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_round_trips_through_files(tmp_path: Path, suffix: str) -> None:
+    config = TrainConfig(
+        milestone="v2", policy="mlp", learning_rate=1e-3, target_success=0.9, extra={"note": "x"}
+    )
+    config.save(tmp_path / f"c{suffix}")
+    assert TrainConfig.load(tmp_path / f"c{suffix}") == config
+
+
+def test_auto_policy_follows_the_seed_rule_and_names_the_run() -> None:
+    assert TrainConfig(milestone="v1").resolved_policy() == "mlp"
+    assert TrainConfig(height=8, width=8).resolved_policy() == "small_cnn"
+    assert TrainConfig(obs_mode="symbolic").resolved_policy() == "mlp"
+    assert TrainConfig(milestone="v4", policy="convlstm", seed=3).name() == "convlstm-v4-seed3"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"milestone": "v9"}, "milestone = 'v9' is invalid; expected one of v0, v1"),
+        ({"height": 3}, "height = 3 is invalid"),
+        ({"min_moves": 5, "max_moves": 2}, "min_moves/max_moves"),
+        ({"policy": "transformer"}, "policy = 'transformer' is invalid; expected one of auto, mlp"),
+        ({"n_envs": 0}, "n_envs = 0 is invalid; expected a positive integer"),
+        ({"gamma": 1.5}, "gamma = 1.5 is invalid"),
+        ({"curriculum": True}, "curriculum = True is invalid; expected only with a puzzle bank"),
+        ({"policy": "convlstm", "obs_mode": "symbolic"}, "'image' for the convlstm policy"),
+        ({"target_success": 0.0}, "target_success"),
+        ({"eval_freq": -1}, "eval_freq"),
+    ],
+)
+def test_invalid_values_raise_clear_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_unknown_fields_and_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown TrainConfig fields \['lr'\]; valid fields: "):
+        TrainConfig.from_dict({"lr": 0.1})
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="must hold a mapping"):
+        TrainConfig.load(tmp_path / "list.yaml")
+    with pytest.raises(FileNotFoundError, match="no config file"):
+        TrainConfig.load(tmp_path / "missing.yaml")
+
+
+def test_every_field_has_help_and_a_cli_option(tmp_path: Path) -> None:
+    helps = TrainConfig.field_help()
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(helps) == names and all(helps.values())
+    config_file = tmp_path / "c.yaml"
+    TrainConfig(milestone="v1", seed=4).save(config_file)
+    argv = ["train", "--config", str(config_file), "--learning-rate", "0.001", "--no-tensorboard"]
+    args = build_parser().parse_args([*argv, "--target-success", "none", "--n-envs", "4"])
+    options = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions}
+    assert names - {"extra"} <= options and len(options) > 40
+    assert (args.learning_rate, args.tensorboard, args.target_success, args.n_envs) == (0.001, False, None, 4)
+    assert not hasattr(args, "seed")  # unset options keep the file's value

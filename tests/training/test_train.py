@@ -1,0 +1,107 @@
+"""train(): history, early stop, Ctrl-C, resume, curriculum, evaluation output, the CLI."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gridlab.checkpoints import read_checkpoint
+from gridlab.cli import main
+from gridlab.env import BoardSpec, generate_bank
+from gridlab.training import EvaluationResult, Run, train
+from gridlab.training.callbacks import CheckpointCallback, Curriculum
+from tests.training.conftest import quick_config
+
+
+def test_run_reports_history_and_stops_at_the_target(v1_run: Run) -> None:
+    history = v1_run.history
+    assert list(history.columns[:4]) == ["step", "success_rate", "moves_over_optimal", "extra_moves"]
+    assert history.success_rate.iloc[-1] == 1.0
+    assert history.step.iloc[-1] < 8192  # stopped early at target_success=1.0
+    assert (history.step.diff().dropna() == 1024).all()
+    assert v1_run.agent.evaluate(progress=False).success_rate == 1.0
+
+
+def test_same_seed_same_training_run(tmp_path: Path) -> None:
+    a = train(quick_config(tmp_path / "a", total_timesteps=2048))
+    b = train(quick_config(tmp_path / "b", total_timesteps=2048))
+    for (name, x), (_, y) in zip(
+        a.agent.policy.state_dict().items(), b.agent.policy.state_dict().items(), strict=True
+    ):
+        torch.testing.assert_close(x, y, msg=name)
+    assert a.history.equals(b.history)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_returns(tmp_path: Path, monkeypatch) -> None:
+    def interrupt(self: CheckpointCallback) -> bool:
+        if self.num_timesteps >= 1536:
+            raise KeyboardInterrupt
+        return True
+
+    monkeypatch.setattr(CheckpointCallback, "_on_step", interrupt)
+    run = train(quick_config(tmp_path, total_timesteps=100_000))
+    assert run.interrupted
+    meta = read_checkpoint(run.checkpoint).metadata
+    assert meta["training"]["interrupted"] and 1536 <= meta["training"]["num_timesteps"] < 100_000
+    assert run.history.step.iloc[-1] == meta["training"]["num_timesteps"]
+
+
+def test_resume_continues_steps_optimizer_and_history(tmp_path: Path) -> None:
+    config = quick_config(tmp_path, total_timesteps=2048, save_freq=1024)
+    first = train(config)
+    saved = read_checkpoint(first.checkpoint)
+    updates_before = saved.metadata["training"]["n_updates"]
+    steps_before = saved.optimizer_state()["state"][0]["step"].item()
+    assert (first.run_dir / "step_1024").is_dir()
+    resumed = train(
+        config.__class__(**(config.to_dict() | {"total_timesteps": 4096})), resume_from=first.checkpoint
+    )
+    meta = read_checkpoint(resumed.checkpoint).metadata["training"]
+    assert meta["num_timesteps"] == 4096
+    assert meta["n_updates"] == 2 * updates_before
+    assert list(resumed.history.step) == [1024, 2048, 3072, 4096]
+    # The optimizer picked up where it stopped: Adam's step counts kept growing.
+    steps_after = read_checkpoint(resumed.checkpoint).optimizer_state()["state"][0]["step"].item()
+    assert steps_after == 2 * steps_before
+
+
+def test_curriculum_unlocks_lengths_as_success_grows() -> None:
+    curriculum = Curriculum(min_moves=1, max_moves=4, start=2, threshold=0.8)
+    assert curriculum.weights() == {1: 1.0, 2: 1.0}
+    weak = EvaluationResult(np.array([1, 2, 3]), np.array([1, 9, 9]), np.array([True, False, False]))
+    assert not curriculum.update(weak) and curriculum.longest == 2
+    strong = EvaluationResult(np.array([1, 2, 3]), np.array([1, 2, 9]), np.array([True, True, False]))
+    assert curriculum.update(strong) and curriculum.weights() == {1: 1.0, 2: 1.0, 3: 1.0}
+
+
+def test_curriculum_training_on_a_bank_reweights_the_envs(tmp_path: Path) -> None:
+    bank = tmp_path / "bank"
+    generate_bank(bank, BoardSpec(5, 5, 2), per_length=20, min_moves=1, max_moves=3, heldout_fraction=0.3,
+                  progress=False)  # fmt: skip
+    config = quick_config(tmp_path, milestone=None, bank=str(bank), min_moves=1, max_moves=3, curriculum=True,
+                          curriculum_start=1, curriculum_threshold=0.0, total_timesteps=2048)  # fmt: skip
+    run = train(config)
+    assert list(run.history.curriculum_longest) == [2, 3]
+
+
+def test_evaluate_command_writes_json(v1_run: Run, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(v1_run.checkpoint), "--out", str(out)]) == 0
+    assert "100.0%" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["success_rate"] == 1.0 and data["by_length"]["1"]["episodes"] == 4
+
+
+def test_train_command_from_a_config_file(tmp_path: Path, capsys) -> None:
+    config_file = tmp_path / "config.yaml"
+    quick_config(tmp_path, milestone="v0", total_timesteps=1024).save(config_file)
+    assert main(["train", "--config", str(config_file), "--run-name", "cli", "--seed", "1"]) == 0
+    assert f"checkpoint written to {tmp_path / 'cli' / 'final'}" in capsys.readouterr().out
+    assert read_checkpoint(tmp_path / "cli" / "final").metadata["config"]["seed"] == 1
+
+
+def test_bad_resume_is_rejected(v1_run: Run, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="trained with another policy"):
+        train(quick_config(tmp_path, policy="small_cnn"), resume_from=v1_run.checkpoint)
