@@ -24,6 +24,17 @@ def test_run_reports_history_and_stops_at_the_target(v1_run: Run) -> None:
     assert v1_run.agent.evaluate(progress=False).success_rate == 1.0
 
 
+def test_tensorboard_logs_the_evaluation_metrics(tmp_path: Path) -> None:
+    run = train(quick_config(tmp_path, total_timesteps=1024, tensorboard=True))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((run.run_dir / "tensorboard").iterdir())))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"eval/success_rate", "eval/success_rate_len_1", "eval/moves_over_optimal"} <= tags
+    assert any(tag.startswith("train/") for tag in tags)
+
+
 def test_same_seed_same_training_run(tmp_path: Path) -> None:
     a = train(quick_config(tmp_path / "a", total_timesteps=2048))
     b = train(quick_config(tmp_path / "b", total_timesteps=2048))
