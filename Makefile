@@ -27,3 +27,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_vec_env.py
 	$(BIN)/python benchmarks/bench_bank.py
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_training.py
