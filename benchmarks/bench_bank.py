@@ -10,14 +10,11 @@ their throughput is bounded by how many draws it takes to find one.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-import numba
-import numpy as np
+from _setup import single_core
 
 from gridlab.env import BoardSpec
 from gridlab.env.puzzle_bank import generate_bank
@@ -28,12 +25,7 @@ def main() -> None:
     parser.add_argument("--per-length", type=int, default=200)
     parser.add_argument("--max-moves", type=int, default=10)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    print(
-        f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}; "
-        f"pinned to 1 core; {args.per_length} puzzles per length"
-    )
+    print(f"{single_core()}; {args.per_length} puzzles per length")
     specs = [BoardSpec(8, 8, 2), BoardSpec(8, 8, 3), BoardSpec(16, 16, 4)]
     header = "".join(f"{f'{s.height}x{s.width}, {s.num_robots} robots':>20}" for s in specs)
     print(f"{'optimal':>8}{header}   (puzzles/s)")

@@ -10,12 +10,10 @@ process is pinned to one core.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
-import gymnasium
 import numpy as np
+from _setup import single_core
 
 from gridlab.env import BoardSpec, RicochetRobotsEnv, random_layout
 
@@ -38,12 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    print(
-        f"python {platform.python_version()}, numpy {np.__version__}, gymnasium {gymnasium.__version__}, "
-        f"pinned to 1 core, {args.steps} random actions per row, obs_mode=image, channels_first"
-    )
+    print(f"{single_core()}; {args.steps} random actions per row, obs_mode=image, channels_first")
     print(f"{'board':>16} {'boards':>8} {'steps/s':>10} {'episodes':>9}")
     for size, robots in [(8, 2), (16, 4)]:
         layout, _ = random_layout(BoardSpec(size, size, robots), np.random.default_rng(0), 8, 10)

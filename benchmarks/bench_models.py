@@ -12,11 +12,11 @@ channels) of 8x8 boards with 2 robots and 16x16 boards with 4 robots. Forward ru
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from collections.abc import Callable
 
 import torch
+from _setup import single_core
 from gymnasium import spaces
 
 from gridlab.models import DRC, MLP, ConvEncoder, SmallCNN
@@ -64,9 +64,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=1.0)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    print(f"{single_core()}; batch {args.batch}")
     torch.manual_seed(0)
-    print(f"python {platform.python_version()}, torch {torch.__version__}, 1 thread, batch {args.batch}")
     print(f"{'model':>10} {'board':>7} {'forward/s':>12} {'fwd+bwd/s':>12}")
     for size, robots in [(8, 2), (16, 4)]:
         space = spaces.Box(0.0, 1.0, (6 + robots, size, size))

@@ -10,13 +10,11 @@ same 8x8 puzzles with `gridlab.env.bfs.bfs_solve` and checks both give the same 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from collections import defaultdict
 
-import numba
 import numpy as np
+from _setup import single_core
 from tqdm import tqdm
 
 from gridlab.env.bfs import bfs_solve
@@ -67,12 +65,7 @@ def main() -> None:
     parser.add_argument("--bfs-puzzles", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    print(
-        f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
-        f"cpu {platform.processor() or platform.machine()}, pinned to 1 core, {args.puzzles} puzzles per spec"
-    )
+    print(f"{single_core()}; {args.puzzles} puzzles per spec")
     solve(random_layout(BoardSpec(8, 8, 2), np.random.default_rng(0), 1, 5)[0])  # compile
 
     specs = {"8x8, 3 robots": BoardSpec(8, 8, 3), "16x16, 4 robots": BoardSpec(16, 16, 4)}

@@ -13,12 +13,11 @@ Run: ``python benchmarks/bench_training.py [--steps 16384]``
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 
 import stable_baselines3
-import torch
+from _setup import single_core
 
 from gridlab.training import TrainConfig, train
 
@@ -28,16 +27,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16384)
     parser.add_argument("--envs", type=int, nargs="+", default=[8, 64])
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    versions = (
-        f"python {platform.python_version()}, torch {torch.__version__}, SB3 {stable_baselines3.__version__}"
-    )
-    print(f"{versions}, 1 thread")
+    print(f"{single_core()}; stable-baselines3 {stable_baselines3.__version__}")
     out = tempfile.mkdtemp()
     common = {"output_dir": out, "progress_bar": False, "tensorboard": False, "eval_freq": 0, "save_freq": 0,
               "eval_episodes": 1, "policy": "small_cnn", "total_timesteps": args.steps}  # fmt: skip
     print(f"\nPPO + SmallCNN, random 8x8 boards with 2 robots, {args.steps} steps")
     print(f"{'envs':>5} {'Dummy steps/s':>14} {'Batched steps/s':>16} {'ratio':>6}")
+    train(TrainConfig(**(common | {"total_timesteps": 1024, "run_name": "warm-up"})))  # imports, JIT caches
     for n_envs in args.envs:
         rates = {}
         for vec_env in ("dummy", "batched"):

@@ -10,17 +10,14 @@ optimal lengths 1-8, equal weights), and, for reference, generated and solved on
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from functools import partial
 from pathlib import Path
 
-import numba
 import numpy as np
 import stable_baselines3
-import torch
+from _setup import single_core
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from gridlab.env import BatchedRicochetVecEnv, BoardSpec, RicochetRobotsEnv, generate_bank
@@ -43,12 +40,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="timing window per row")
     parser.add_argument("--envs", type=int, nargs="+", default=[64, 256, 1024])
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    torch.set_num_threads(1)
     print(
-        f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
-        f"stable-baselines3 {stable_baselines3.__version__}; pinned to 1 core, 1 thread; "
+        f"{single_core()}; stable-baselines3 {stable_baselines3.__version__}; "
         f"obs_mode=image, random actions, max_steps=30, {args.seconds:.0f} s per row"
     )
     print(

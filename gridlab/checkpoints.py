@@ -18,7 +18,6 @@ and reads tensors with safetensors (no pickle).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -34,6 +33,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
+
+from gridlab.files import atomic_write_json, read_versioned_json
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
@@ -128,12 +129,9 @@ def save_checkpoint(
             "optimizer": {"param_groups": optimizer["param_groups"]},
             "sha256": {name: _digest(tmp / name) for name in (WEIGHTS, OPTIMIZER)},
         }
-        with open(tmp / METADATA, "w") as f:
-            json.dump(metadata, f, indent=2, default=_jsonable)
-            f.flush()
-            os.fsync(f.fileno())
         for file in tmp.iterdir():
             file.chmod(0o644)
+        atomic_write_json(tmp / METADATA, metadata, default=_jsonable)
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
@@ -157,21 +155,11 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no checkpoint folder at {path}")
-    meta_path = path / METADATA
-    if not meta_path.is_file():
-        raise FileNotFoundError(
-            f"checkpoint {path} is missing {METADATA}; it is incomplete or not a checkpoint"
-        )
-    try:
-        metadata = json.loads(meta_path.read_text())
-        version = int(metadata["format_version"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"corrupt {meta_path}: {error}") from None
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"checkpoint {path} has format version {version}, newer than this gridlab reads "
-            f"({FORMAT_VERSION}); upgrade gridlab (written by {metadata.get('package_versions', {})})"
-        )
+    metadata = read_versioned_json(
+        path / METADATA,
+        f"checkpoint {path} is missing {METADATA}; it is incomplete or not a checkpoint",
+        FORMAT_VERSION,
+    )
     for name, digest in metadata.get("sha256", {}).items():
         file = path / name
         if not file.is_file():

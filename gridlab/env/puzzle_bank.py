@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from gridlab.env.board import FixedLayout
 from gridlab.env.generator import BoardSpec, check_band, random_layout
+from gridlab.files import atomic_write, atomic_write_json, read_versioned_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -135,21 +133,11 @@ class PuzzleBank:
     def load(cls, path: str | os.PathLike) -> PuzzleBank:
         """Read a bank folder; raises ``FileNotFoundError`` or ``ValueError`` naming the problem."""
         folder = Path(path)
-        manifest_path = folder / MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(
-                f"no puzzle bank at {folder} (missing {MANIFEST}); create one with `gridlab puzzles generate`"
-            )
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            version = manifest["format_version"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"corrupt bank manifest {manifest_path}: {error}") from None
-        if version > FORMAT_VERSION:
-            raise ValueError(
-                f"bank {folder} has format version {version}, newer than this gridlab's {FORMAT_VERSION}; "
-                "upgrade gridlab"
-            )
+        manifest = read_versioned_json(
+            folder / MANIFEST,
+            f"no puzzle bank at {folder} (missing {MANIFEST}); create one with `gridlab puzzles generate`",
+            FORMAT_VERSION,
+        )
         arrays_path = folder / manifest["arrays"]
         try:
             with np.load(arrays_path, allow_pickle=False) as data:
@@ -173,7 +161,7 @@ class PuzzleBank:
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"puzzles-{self.rounds:06d}.npz"
-        _atomic_write(folder / name, lambda f: np.savez_compressed(f, **self.arrays))
+        atomic_write(folder / name, lambda f: np.savez_compressed(f, **self.arrays))
         manifest = {
             "format_version": FORMAT_VERSION,
             "spec": asdict(self.spec),
@@ -184,7 +172,7 @@ class PuzzleBank:
             "total": len(self),
             "counts": {split: self.counts(split) for split in ("train", "heldout")},
         }
-        _atomic_write(folder / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+        atomic_write_json(folder / MANIFEST, manifest)
         for old in [*folder.glob("puzzles-*.npz"), *folder.glob(".*.tmp")]:
             if old.name != name:  # superseded arrays, and temporary files of a killed write
                 old.unlink(missing_ok=True)
@@ -210,19 +198,6 @@ def _describe(spec: BoardSpec) -> str:
         f"{spec.height}x{spec.width} boards with {spec.num_robots} robots "
         f"(corner_density={spec.corner_density:.4g}, border_density={spec.border_density:.4g})"
     )
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def generate_bank(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from gridlab.env.layouts import milestone_layouts
 from gridlab.env.puzzle_bank import PuzzleBank
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.env.solver import solve
+from gridlab.files import atomic_write_json
 from gridlab.training.config import TrainConfig
 
 # Random evaluation boards come from a stream no training env draws from.
@@ -100,12 +99,8 @@ class EvaluationResult:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``to_dict()`` as JSON, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        os.replace(tmp, path)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, self.to_dict())
 
 
 def evaluation_puzzles(config: TrainConfig, episodes: int) -> list[tuple[FixedLayout, int]]:

@@ -160,11 +160,11 @@ def test_corrupt_or_newer_banks_are_rejected(bank_dir: Path, tmp_path: Path) -> 
     with pytest.raises(FileNotFoundError, match="missing its arrays file"):
         PuzzleBank.load(bad)
     (bad / "manifest.json").write_text("{not json")
-    with pytest.raises(ValueError, match="corrupt bank manifest"):
+    with pytest.raises(ValueError, match=r"corrupt .*manifest\.json"):
         PuzzleBank.load(bad)
     manifest = json.loads((bank_dir / "manifest.json").read_text()) | {"format_version": 99}
     (bad / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match="newer than this gridlab's"):
+    with pytest.raises(ValueError, match="newer than this gridlab reads"):
         PuzzleBank.load(bad)
 
 
