@@ -87,26 +87,11 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             raise ValueError("pass either fixed_layout or bank, not both")
         if isinstance(bank, (str, os.PathLike)):
             bank = PuzzleBank.load(bank)
-        given = {"height": height, "width": width, "num_robots": num_robots,
-                 "corner_density": corner_density, "border_density": border_density}  # fmt: skip
-        if self.layouts:
-            first = self.layouts[0]
-            fixed = {"height": first.height, "width": first.width, "num_robots": first.num_robots}
-            for name, actual in fixed.items():
-                if given[name] is not None and given[name] != actual:
-                    raise ValueError(
-                        f"{name}={given[name]} disagrees with fixed_layout ({name}={actual}); leave it unset"
-                    )
-            given |= fixed
-        if bank is not None:  # unset fields come from the bank, set ones must agree with it
-            given = {k: getattr(bank.spec, k) if v is None else v for k, v in given.items()}
-        self.spec_board = BoardSpec(
-            8 if given["height"] is None else given["height"],
-            8 if given["width"] is None else given["width"],
-            2 if given["num_robots"] is None else given["num_robots"],
-            DEFAULT_CORNER_DENSITY if given["corner_density"] is None else given["corner_density"],
-            DEFAULT_BORDER_DENSITY if given["border_density"] is None else given["border_density"],
-        )
+        self.spec_board = _board_family(
+            self.layouts, bank,
+            {"height": height, "width": width, "num_robots": num_robots,
+             "corner_density": corner_density, "border_density": border_density},
+        )  # fmt: skip
         self.sampler: LengthSampler | None = None
         if bank is not None:
             bank.check_spec(self.spec_board)
@@ -271,6 +256,26 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
                 f"step {self.steps}/{self.max_steps}, target robot {self.layout.target_robot}, {status}\n"
             )
         return board_rgb(self.layout, self.robots, cell_size=16)
+
+
+def _board_family(layouts: list[FixedLayout], bank: PuzzleBank | None, given: dict[str, Any]) -> BoardSpec:
+    """The board family from explicit arguments, the fixed layouts' shape or the bank's spec."""
+    if layouts:
+        first = layouts[0]
+        fixed = {"height": first.height, "width": first.width, "num_robots": first.num_robots}
+        for name, actual in fixed.items():
+            if given[name] is not None and given[name] != actual:
+                raise ValueError(
+                    f"{name}={given[name]} disagrees with fixed_layout ({name}={actual}); leave it unset"
+                )
+        given = given | fixed
+    if bank is not None:  # unset fields come from the bank; set ones must agree with it (checked later)
+        given = {k: getattr(bank.spec, k) if v is None else v for k, v in given.items()}
+    defaults = {
+        "height": 8, "width": 8, "num_robots": 2,
+        "corner_density": DEFAULT_CORNER_DENSITY, "border_density": DEFAULT_BORDER_DENSITY,
+    }  # fmt: skip
+    return BoardSpec(**{k: defaults[k] if v is None else v for k, v in given.items()})
 
 
 @functools.lru_cache(maxsize=1 << 16)
