@@ -12,7 +12,7 @@ from gridlab.cli import main
 from gridlab.env import BoardSpec, generate_bank
 from gridlab.training import EvaluationResult, Run, train
 from gridlab.training.callbacks import CheckpointCallback, Curriculum
-from tests.training.conftest import quick_config
+from tests.conftest import quick_config
 
 
 def test_run_reports_history_and_stops_at_the_target(v1_run: Run) -> None:

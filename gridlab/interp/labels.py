@@ -1,0 +1,91 @@
+"""Ground-truth labels of a board state, computed with the exact solver.
+
+`state_labels(layout, robots)` returns, for the position with the robots on ``robots``
+(``N`` robots on an ``H x W`` board):
+
+=====================  ======================  ==================================================
+name                   shape, dtype            meaning
+=====================  ======================  ==================================================
+``optimal_actions``    ``(4 * N,)`` bool       moves that start *some* optimal plan (action ids)
+``next_robot``         ``(N,)`` bool           robots that move first in some optimal plan
+``moves_remaining``    ``()`` int16            optimal plan length from here (-1: none found)
+``plan_stop``          ``(N, H, W)`` bool      cells where robot ``i`` comes to rest along the
+                                               solver's optimal plan
+``plan_path``          ``(N, H, W)`` bool      cells robot ``i`` occupies while sliding along
+                                               that plan (start and stop cells included)
+``plan_direction``     ``(N, H, W)`` int8      direction robot ``i`` next moves *from* each cell
+                                               along that plan (0-3), -1 elsewhere
+``reach_direction``    ``(N, H, W)`` int8      direction of the single move that takes robot
+                                               ``i`` to each cell now (0-3), -1 elsewhere
+=====================  ======================  ==================================================
+
+Plan maps follow one optimal plan (the solver's, deterministic); ``optimal_actions`` and
+``next_robot`` cover every optimal plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gridlab.env.board import DELTAS, Cell, FixedLayout, slide
+from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
+
+LABEL_NAMES = (
+    "optimal_actions", "next_robot", "moves_remaining", "plan_stop", "plan_path", "plan_direction",
+    "reach_direction",
+)  # fmt: skip
+
+
+def state_labels(
+    layout: FixedLayout, robots: Sequence[Cell] | None = None, max_depth: int = DEFAULT_MAX_DEPTH
+) -> dict[str, np.ndarray]:
+    """Labels of the position ``robots`` on ``layout``'s board (see the module docstring).
+
+    Args:
+        layout: Walls, goal and target robot.
+        robots: Robot cells indexed by id (default: the layout's own). The target robot must not
+            already rest on the goal.
+        max_depth: Longest plan the solver looks for.
+    """
+    state = layout if robots is None else layout.with_robots(robots)
+    n, H, W = state.num_robots, state.height, state.width
+    labels = {
+        "optimal_actions": np.zeros(4 * n, dtype=bool),
+        "next_robot": np.zeros(n, dtype=bool),
+        "moves_remaining": np.array(-1, dtype=np.int16),
+        "plan_stop": np.zeros((n, H, W), dtype=bool),
+        "plan_path": np.zeros((n, H, W), dtype=bool),
+        "plan_direction": np.full((n, H, W), -1, dtype=np.int8),
+        "reach_direction": np.full((n, H, W), -1, dtype=np.int8),
+    }
+    current = list(state.robots)
+    for robot in range(n):
+        for direction in range(4):
+            stop = slide(state.h_walls, state.v_walls, current, robot, direction)
+            if stop != current[robot]:
+                labels["reach_direction"][(robot, *stop)] = direction
+
+    plan = solve(state, max_depth)
+    if plan is None:
+        return labels
+    labels["moves_remaining"] = np.array(len(plan), dtype=np.int16)
+    for robot, direction in optimal_first_moves(state, max_depth):
+        labels["optimal_actions"][4 * robot + direction] = True
+        labels["next_robot"][robot] = True
+    for robot, direction in plan:
+        start = current[robot]
+        stop = slide(state.h_walls, state.v_walls, current, robot, direction)
+        dr, dc = DELTAS[direction]
+        r, c = start
+        while True:
+            labels["plan_path"][robot, r, c] = True
+            if (r, c) == stop:
+                break
+            if labels["plan_direction"][robot, r, c] < 0:  # the *next* move from this cell
+                labels["plan_direction"][robot, r, c] = direction
+            r, c = r + dr, c + dc
+        labels["plan_stop"][(robot, *stop)] = True
+        current[robot] = stop
+    return labels

@@ -1,0 +1,46 @@
+"""Solver labels: exact maps on known layouts and agreement with the solver on random boards."""
+
+import numpy as np
+
+from gridlab.env import BoardSpec, fixed_layout_v2_two_moves, fixed_layout_v3_blocker, random_layout, replay
+from gridlab.env.solver import optimal_first_moves, solve
+from gridlab.interp import LABEL_NAMES, state_labels
+
+
+def test_blocker_labels_are_exact() -> None:
+    labels = state_labels(fixed_layout_v3_blocker())
+    assert tuple(labels) == LABEL_NAMES
+    assert labels["optimal_actions"].tolist() == [False] * 4 + [True, False, False, False]  # robot 1 UP
+    assert labels["next_robot"].tolist() == [False, True]
+    assert labels["moves_remaining"] == 2
+    expected_direction = np.full((2, 5, 5), -1)
+    expected_direction[0, 0, :2] = 3  # robot 0 goes RIGHT from (0,0) and (0,1)
+    expected_direction[1, 1:, 3] = 0  # robot 1 goes UP from (4,3) .. (1,3)
+    np.testing.assert_array_equal(labels["plan_direction"], expected_direction)
+    assert np.argwhere(labels["plan_stop"]).tolist() == [[0, 0, 2], [1, 0, 3]]
+    assert labels["plan_path"][0].sum() == 3 and labels["plan_path"][1].sum() == 5
+    assert np.argwhere(labels["reach_direction"][1] >= 0).tolist() == [[0, 3], [4, 0], [4, 4]]
+    assert labels["reach_direction"][1][0, 3] == 0
+
+
+def test_labels_after_a_move_follow_the_new_position() -> None:
+    layout = fixed_layout_v2_two_moves()
+    labels = state_labels(layout, robots=[(0, 4)])  # after RIGHT: one DOWN move left
+    assert labels["moves_remaining"] == 1
+    assert labels["optimal_actions"].tolist() == [False, True, False, False]
+    assert labels["plan_stop"][0, 2, 4] and labels["plan_stop"].sum() == 1
+
+
+def test_labels_agree_with_the_solver_on_random_boards() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        layout, plan = random_layout(BoardSpec(8, 8, 3), rng, 1, 8)
+        labels = state_labels(layout)
+        assert labels["moves_remaining"] == len(plan) == len(solve(layout))
+        firsts = {(a // 4, a % 4) for a in np.flatnonzero(labels["optimal_actions"])}
+        assert firsts == optimal_first_moves(layout)
+        assert set(np.flatnonzero(labels["next_robot"])) == {r for r, _ in firsts}
+        # The plan's stop cells are where replaying the solver's plan puts each robot.
+        final, solved = replay(layout, solve(layout))
+        assert solved and labels["plan_stop"][(layout.target_robot, *final[layout.target_robot])]
+        assert (labels["plan_direction"] >= 0).sum() <= labels["plan_path"].sum()
