@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +16,29 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from gridlab.checkpoints import read_checkpoint
 from gridlab.env.ricochet_env import RicochetRobotsEnv
-from gridlab.models.hooks import HookPoint
+from gridlab.models.hooks import ActivationCache, HookFn, attach_hooks, cache_activations, hook_points
 from gridlab.models.recurrent_policy import ConvLSTMPolicy
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles
 from gridlab.training.factory import build_policy, env_kwargs
+
+State = tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]
+
+
+@dataclass
+class AgentOutput:
+    """One forward pass of an agent.
+
+    Attributes:
+        logits: ``(batch, n_actions)`` action logits.
+        value: ``(batch,)`` state values.
+        state: Next recurrent ``(h, c)``, each ``(n_layers, batch, hidden * H * W)``; None for
+            feed-forward agents.
+    """
+
+    logits: torch.Tensor
+    value: torch.Tensor
+    state: tuple[torch.Tensor, torch.Tensor] | None
 
 
 class Agent:
@@ -111,9 +132,70 @@ class Agent:
             result.save(out)
         return result
 
+    # -- activations -----------------------------------------------------------------------------
+    def forward(
+        self,
+        obs: np.ndarray | torch.Tensor,
+        state: State | None = None,
+        episode_start: np.ndarray | None = None,
+    ) -> AgentOutput:
+        """The policy's action logits, value and next recurrent state for a batch of observations.
+
+        Args:
+            obs: ``(batch, *observation_shape)``.
+            state: Recurrent ``(h, c)``, each ``(n_layers, batch, hidden * H * W)``; zeros if None.
+            episode_start: ``(batch,)``, True where an episode begins (zeroes the state).
+        """
+        obs_tensor = torch.as_tensor(np.asarray(obs), device=self.policy.device).float()
+        batch = obs_tensor.shape[0]
+        if not self.is_recurrent:
+            latent_pi, latent_vf = self.policy.mlp_extractor(self.policy.extract_features(obs_tensor))
+            new_state = None
+        else:
+            if state is None:
+                shape = (self.policy.drc.num_layers, batch, self.policy.drc.hidden_size)
+                state = (torch.zeros(shape), torch.zeros(shape))
+            state = tuple(torch.as_tensor(np.asarray(s), device=self.policy.device).float() for s in state)
+            starts = np.zeros(batch) if episode_start is None else np.asarray(episode_start, dtype=np.float32)
+            starts_tensor = torch.as_tensor(starts, device=self.policy.device).float()
+            latent_pi, latent_vf, new_state = self.policy.latent(obs_tensor, state, starts_tensor)
+        return AgentOutput(
+            self.policy.action_net(latent_pi), self.policy.value_net(latent_vf)[:, 0], new_state
+        )
+
     def hook_names(self) -> list[str]:
-        """Hook points of the policy's hookable modules, named from the policy root."""
-        return [name for name, module in self.policy.named_modules() if isinstance(module, HookPoint)]
+        """Every hook point of the policy, e.g. ``features_extractor.hook_relu2`` or
+        ``drc.layers.0.hook_h.2`` (layer 0's hidden state at tick 2)."""
+        return list(hook_points(self.policy))
+
+    def run_with_cache(
+        self,
+        obs: np.ndarray | torch.Tensor,
+        state: State | None = None,
+        episode_start: np.ndarray | None = None,
+        names_filter: str | Sequence[str] | Callable[[str], bool] | None = None,
+    ) -> tuple[AgentOutput, ActivationCache]:
+        """`forward` keeping a detached copy of each selected activation (names or patterns)."""
+        with torch.no_grad():
+            return cache_activations(
+                self.policy, lambda: self.forward(obs, state, episode_start), names_filter
+            )
+
+    def run_with_hooks(
+        self,
+        obs: np.ndarray | torch.Tensor,
+        hooks: Sequence[tuple[str, HookFn]],
+        state: State | None = None,
+        episode_start: np.ndarray | None = None,
+    ) -> AgentOutput:
+        """`forward` with ``(name_or_pattern, fn)`` hooks attached; they are removed afterwards,
+        errors included. For hooks that outlive a call use ``with agent.hooks(...)``."""
+        with torch.no_grad(), attach_hooks(self.policy, hooks):
+            return self.forward(obs, state, episode_start)
+
+    def hooks(self, hooks: Sequence[tuple[str, HookFn]]) -> contextlib.AbstractContextManager[None]:
+        """Keep hooks attached for a whole ``with`` block (every forward, ``act`` and evaluation in it)."""
+        return attach_hooks(self.policy, hooks)
 
     def __repr__(self) -> str:
         spec = self.metadata["policy_spec"]

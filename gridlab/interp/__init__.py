@@ -1,6 +1,10 @@
-"""Interpretability: labelled rollouts (more tools arrive with the rest of the layer)."""
+"""Interpretability: solver labels, labelled rollouts and activation caches.
+
+Probes, saliency and interventions arrive with the rest of this layer.
+"""
 
 from gridlab.interp.labels import LABEL_NAMES, state_labels
 from gridlab.interp.rollouts import Rollouts, collect_rollouts
+from gridlab.models.hooks import ActivationCache
 
-__all__ = ["LABEL_NAMES", "Rollouts", "collect_rollouts", "state_labels"]
+__all__ = ["LABEL_NAMES", "ActivationCache", "Rollouts", "collect_rollouts", "state_labels"]

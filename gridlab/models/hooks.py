@@ -43,60 +43,133 @@ class HookPoint(nn.Module):
         return x
 
 
+class ActivationCache(dict[str, torch.Tensor]):
+    """Activations by hook name (detached copies), with a few conveniences.
+
+    Example:
+        >>> out, cache = model.run_with_cache(obs)
+        >>> cache["layers.0.hook_h.2"]               # one tick
+        >>> cache.stack("layers.0.hook_h.*")         # every tick: (ticks, ...)
+    """
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        try:
+            return super().__getitem__(name)
+        except KeyError:
+            raise KeyError(f"no activation {name!r} in the cache; it holds: {', '.join(self)}") from None
+
+    def stack(self, pattern: str) -> torch.Tensor:
+        """The activations whose names match ``pattern``, stacked in name order along a new axis 0."""
+        names = [n for n in self if fnmatch.fnmatch(n, pattern)]
+        if not names:
+            raise KeyError(f"no activation matches {pattern!r}; the cache holds: {', '.join(self)}")
+        return torch.stack([self[n] for n in names])
+
+    def to(self, device: torch.device | str) -> ActivationCache:
+        """A copy with every tensor moved to ``device``."""
+        return ActivationCache({k: v.to(device) for k, v in self.items()})
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}: {tuple(v.shape)}" for k, v in self.items())
+        return f"ActivationCache({shapes})"
+
+
+def hook_points(root: nn.Module) -> dict[str, HookPoint]:
+    """Every hook point under ``root`` by its module path, in registration order."""
+    points = {name: m for name, m in root.named_modules() if isinstance(m, HookPoint)}
+    for name, point in points.items():
+        point.name = name
+    return points
+
+
+def resolve_hook_names(
+    root: nn.Module, names: str | Sequence[str] | Callable[[str], bool] | None
+) -> list[str]:
+    """Expand names, shell-style patterns (``"layers.*.hook_h.*"``) or a predicate to hook names.
+
+    Raises:
+        ValueError: For a name or pattern that matches no hook point.
+    """
+    available = list(hook_points(root))
+    if names is None:
+        return available
+    if callable(names):
+        return [n for n in available if names(n)]
+    selected: list[str] = []
+    for pattern in [names] if isinstance(names, str) else names:
+        matches = fnmatch.filter(available, pattern)
+        if not matches:
+            raise ValueError(f"unknown hook {pattern!r}; available: {', '.join(available)}")
+        selected.extend(m for m in matches if m not in selected)
+    return selected
+
+
+@contextlib.contextmanager
+def attach_hooks(root: nn.Module, fwd_hooks: Sequence[tuple[str, HookFn]]) -> Iterator[None]:
+    """Attach ``(name_or_pattern, fn)`` hooks under ``root`` for the duration of the ``with`` block."""
+    points = hook_points(root)
+    handles = []
+    try:
+        for pattern, fn in fwd_hooks:
+            for name in resolve_hook_names(root, pattern):
+                handles.append(points[name].register_forward_hook(_wrap(fn)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def cache_activations(
+    root: nn.Module,
+    call: Callable[[], Any],
+    names_filter: str | Sequence[str] | Callable[[str], bool] | None = None,
+) -> tuple[Any, ActivationCache]:
+    """Run ``call()`` keeping a detached copy of each selected activation under ``root``.
+
+    A hook point that fires several times in one call (a recurrent layer over a sequence) is
+    stacked along a new leading time axis.
+    """
+    store: dict[str, list[torch.Tensor]] = {}
+
+    def keep(x: torch.Tensor, hook: HookPoint) -> None:
+        store.setdefault(hook.name or "", []).append(x.detach().clone())
+
+    names = resolve_hook_names(root, names_filter)
+    with attach_hooks(root, [(name, keep) for name in names]):
+        output = call()
+    cache = ActivationCache()
+    for name in names:
+        if name in store:
+            cache[name] = store[name][0] if len(store[name]) == 1 else torch.stack(store[name])
+    return output, cache
+
+
 class HookedModule(nn.Module):
     """Mixin for models built from `HookPoint` s: lists them and attaches hooks by name.
 
-    Names are module paths relative to this module, assigned on every lookup, so a model
-    nested in a policy answers with names relative to itself.
+    Names are module paths relative to this module, so a model nested in a policy answers
+    with names relative to itself.
     """
 
     def hook_points(self) -> dict[str, HookPoint]:
-        """Every hook point by name, in forward order of registration."""
-        points = {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
-        for name, point in points.items():
-            point.name = name
-        return points
+        """Every hook point by name, in registration order."""
+        return hook_points(self)
 
     def hook_names(self) -> list[str]:
         """Names of every hook point, e.g. ``["encoder.hook_conv1", ...]``."""
-        return list(self.hook_points())
+        return list(hook_points(self))
 
     def resolve_hook_names(self, names: str | Sequence[str] | Callable[[str], bool] | None) -> list[str]:
-        """Expand names, shell-style patterns (``"layers.*.hook_h.*"``) or a predicate to hook names.
+        """See `resolve_hook_names`."""
+        return resolve_hook_names(self, names)
 
-        Raises:
-            ValueError: For a name or pattern that matches no hook point.
-        """
-        available = self.hook_names()
-        if names is None:
-            return available
-        if callable(names):
-            return [n for n in available if names(n)]
-        selected: list[str] = []
-        for pattern in [names] if isinstance(names, str) else names:
-            matches = fnmatch.filter(available, pattern)
-            if not matches:
-                raise ValueError(f"unknown hook {pattern!r}; available: {', '.join(available)}")
-            selected.extend(m for m in matches if m not in selected)
-        return selected
-
-    @contextlib.contextmanager
-    def hooks(self, fwd_hooks: Sequence[tuple[str, HookFn]]) -> Iterator[None]:
-        """Attach ``(name_or_pattern, fn)`` hooks for the duration of the ``with`` block."""
-        points = self.hook_points()
-        handles = []
-        try:
-            for pattern, fn in fwd_hooks:
-                for name in self.resolve_hook_names(pattern):
-                    handles.append(points[name].register_forward_hook(_wrap(fn)))
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
+    def hooks(self, fwd_hooks: Sequence[tuple[str, HookFn]]) -> contextlib.AbstractContextManager[None]:
+        """Attach ``(name_or_pattern, fn)`` hooks for the duration of a ``with`` block."""
+        return attach_hooks(self, fwd_hooks)
 
     def run_with_hooks(self, *args: Any, fwd_hooks: Sequence[tuple[str, HookFn]] = (), **kwargs: Any) -> Any:
         """Call the model with hooks attached, then remove them."""
-        with self.hooks(fwd_hooks):
+        with attach_hooks(self, fwd_hooks):
             return self(*args, **kwargs)
 
     def run_with_cache(
@@ -104,25 +177,9 @@ class HookedModule(nn.Module):
         *args: Any,
         names_filter: str | Sequence[str] | Callable[[str], bool] | None = None,
         **kwargs: Any,
-    ) -> tuple[Any, dict[str, torch.Tensor]]:
-        """Call the model and keep a detached copy of each selected activation.
-
-        A hook point that fires several times in one call (a recurrent layer over a sequence)
-        is stacked along a new leading time axis.
-
-        Returns:
-            ``(output, cache)`` with ``cache[name]`` the activation at that hook point.
-        """
-        store: dict[str, list[torch.Tensor]] = {}
-
-        def keep(x: torch.Tensor, hook: HookPoint) -> None:
-            store.setdefault(hook.name or "", []).append(x.detach().clone())
-
-        names = self.resolve_hook_names(names_filter)
-        with self.hooks([(name, keep) for name in names]):
-            output = self(*args, **kwargs)
-        cache = {n: v[0] if len(v) == 1 else torch.stack(v) for n, v in store.items()}
-        return output, {n: cache[n] for n in names if n in cache}
+    ) -> tuple[Any, ActivationCache]:
+        """Call the model and return ``(output, cache)``; see `cache_activations`."""
+        return cache_activations(self, lambda: self(*args, **kwargs), names_filter)
 
 
 def _wrap(fn: HookFn) -> Callable[[nn.Module, tuple[Any, ...], torch.Tensor], torch.Tensor | None]:

@@ -171,9 +171,10 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         out, (h, c) = lstm(x, state, starts)
         return out.swapaxes(0, 1).flatten(0, 1), (h.flatten(2), c.flatten(2))
 
-    def _latent(
+    def latent(
         self, obs: torch.Tensor, lstm_states: tuple[torch.Tensor, torch.Tensor], episode_starts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Actor and critic latents and the new state for SB3-ordered (sequence-major) batches."""
         features = self.extract_features(obs)
         latent, states = self._process_sequence(features, lstm_states, episode_starts, self.drc)
         return self.mlp_extractor.forward_actor(latent), self.mlp_extractor.forward_critic(latent), states
@@ -185,7 +186,7 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         episode_starts: torch.Tensor,
         deterministic: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RNNStates]:
-        latent_pi, latent_vf, states = self._latent(obs, lstm_states.pi, episode_starts)
+        latent_pi, latent_vf, states = self.latent(obs, lstm_states.pi, episode_starts)
         distribution = self._get_action_dist_from_latent(latent_pi)
         actions = distribution.get_actions(deterministic=deterministic)
         log_prob = distribution.log_prob(actions)
@@ -194,18 +195,18 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
     def get_distribution(
         self, obs: torch.Tensor, lstm_states: tuple[torch.Tensor, torch.Tensor], episode_starts: torch.Tensor
     ) -> tuple[Distribution, tuple[torch.Tensor, ...]]:
-        latent_pi, _, states = self._latent(obs, lstm_states, episode_starts)
+        latent_pi, _, states = self.latent(obs, lstm_states, episode_starts)
         return self._get_action_dist_from_latent(latent_pi), states
 
     def predict_values(
         self, obs: torch.Tensor, lstm_states: tuple[torch.Tensor, torch.Tensor], episode_starts: torch.Tensor
     ) -> torch.Tensor:
-        _, latent_vf, _ = self._latent(obs, lstm_states, episode_starts)
+        _, latent_vf, _ = self.latent(obs, lstm_states, episode_starts)
         return self.value_net(latent_vf)
 
     def evaluate_actions(
         self, obs: torch.Tensor, actions: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        latent_pi, latent_vf, _ = self._latent(obs, lstm_states.pi, episode_starts)
+        latent_pi, latent_vf, _ = self.latent(obs, lstm_states.pi, episode_starts)
         distribution = self._get_action_dist_from_latent(latent_pi)
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()
