@@ -1,6 +1,5 @@
 """Agent-level activation caching and hooks, for feed-forward and recurrent agents."""
 
-
 import numpy as np
 import pytest
 import torch
