@@ -3,8 +3,17 @@
 Probes, saliency and interventions arrive with the rest of this layer.
 """
 
+from gridlab.interp.activations import RolloutActivations, cache_rollouts
 from gridlab.interp.labels import LABEL_NAMES, state_labels
 from gridlab.interp.rollouts import Rollouts, collect_rollouts
 from gridlab.models.hooks import ActivationCache
 
-__all__ = ["LABEL_NAMES", "ActivationCache", "Rollouts", "collect_rollouts", "state_labels"]
+__all__ = [
+    "LABEL_NAMES",
+    "ActivationCache",
+    "RolloutActivations",
+    "Rollouts",
+    "cache_rollouts",
+    "collect_rollouts",
+    "state_labels",
+]
