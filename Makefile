@@ -28,3 +28,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_bank.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_interp.py
