@@ -132,6 +132,13 @@ class Agent:
             result.save(out)
         return result
 
+    def randomized(self, seed: int = 0) -> Agent:
+        """The same architecture with freshly initialised weights (the random-network baseline)."""
+        torch.manual_seed(seed)
+        spec = self.metadata["policy_spec"]
+        policy = build_policy(spec, self.policy.observation_space, self.policy.action_space)
+        return Agent(policy.to(self.policy.device).eval(), self.config, self.metadata, None)
+
     # -- activations -----------------------------------------------------------------------------
     def forward(
         self,

@@ -1,19 +1,22 @@
-"""Interpretability: solver labels, labelled rollouts and activation caches.
+"""Interpretability: solver labels, labelled rollouts, activation caches and linear probes.
 
-Probes, saliency and interventions arrive with the rest of this layer.
+Saliency and interventions arrive with the rest of this layer.
 """
 
 from gridlab.interp.activations import RolloutActivations, cache_rollouts
 from gridlab.interp.labels import LABEL_NAMES, state_labels
+from gridlab.interp.probes import ProbeResult, probe
 from gridlab.interp.rollouts import Rollouts, collect_rollouts
 from gridlab.models.hooks import ActivationCache
 
 __all__ = [
     "LABEL_NAMES",
     "ActivationCache",
+    "ProbeResult",
     "RolloutActivations",
     "Rollouts",
     "cache_rollouts",
     "collect_rollouts",
+    "probe",
     "state_labels",
 ]

@@ -1,0 +1,196 @@
+"""Linear probes from a hook's activations to a solver label, with baselines beside every score.
+
+Two shapes of probe:
+
+* **global**: the activation flattened, one prediction per step (``next_robot`` as a class,
+  ``moves_remaining`` as a scalar, ...);
+* **square**: one linear map shared by every cell, like a 1x1 convolution, from the channel
+  vector at a cell to that cell's label (``plan_direction`` of a robot, ``reach_direction``...).
+
+Train and test sets are split by *episode*, never by step (steps of one episode are strongly
+correlated). Classes are scored with macro F1 over the classes present in the test labels or the
+predictions (a class absent from both is not counted as a perfect score), per-class F1 and
+accuracy; scalars with R^2. Every probe is reported beside baselines: the same probe on the raw
+observation, on a randomly initialised network of the same architecture, and on shuffled
+training labels (the control task; it should score near chance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import accuracy_score, f1_score, r2_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from gridlab.agent import Agent
+from gridlab.interp.activations import cache_rollouts
+from gridlab.interp.rollouts import Rollouts
+
+REGRESSION_LABELS = ("moves_remaining",)
+
+
+@dataclass
+class ProbeData:
+    """Design matrix and targets of a probe, with the episode of every row.
+
+    Attributes:
+        x: ``(rows, features)``.
+        y: ``(rows,)`` class ids or scalars.
+        groups: ``(rows,)`` episode of each row (the split never separates an episode).
+        kind: ``"global"`` or ``"square"``.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    kind: str
+
+
+@dataclass
+class ProbeResult:
+    """Scores of one probe and its baselines."""
+
+    hook: str
+    label: str
+    kind: str
+    task: str
+    metrics: dict[str, Any]
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_train: int = 0
+    n_test: int = 0
+
+    @property
+    def score(self) -> float:
+        """The headline number: macro F1 for classes, R^2 for scalars."""
+        return float(self.metrics["macro_f1" if self.task == "classification" else "r2"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hook": self.hook, "label": self.label, "kind": self.kind, "task": self.task,
+            "score": self.score, "metrics": self.metrics, "baselines": self.baselines,
+            "n_train": self.n_train, "n_test": self.n_test,
+        }  # fmt: skip
+
+
+def label_targets(rollouts: Rollouts, label: str, robot: int | None = None) -> np.ndarray:
+    """The targets of ``label``: ``(T,)`` for global labels, ``(T, H, W)`` for spatial ones.
+
+    Per-robot maps (``plan_direction`` ...) need ``robot``; ``next_robot`` becomes the id of the
+    first robot that moves in some optimal plan; ``optimal_actions`` the first optimal action.
+    """
+    if label not in rollouts.labels:
+        raise ValueError(f"unknown label {label!r}; available: {', '.join(rollouts.labels)}")
+    values = rollouts.labels[label]
+    if values.ndim == 4:  # (T, robots, H, W)
+        if robot is None or not 0 <= robot < values.shape[1]:
+            raise ValueError(f"label {label!r} is per robot: pass robot=0..{values.shape[1] - 1}")
+        return values[:, robot].astype(np.int64)
+    if label in ("next_robot", "optimal_actions"):
+        return values.argmax(axis=1).astype(np.int64)
+    return values.astype(np.float64 if label in REGRESSION_LABELS else np.int64)
+
+
+def probe_data(activations: np.ndarray, targets: np.ndarray, episodes: np.ndarray) -> ProbeData:
+    """Arrange activations ``(T, ...)`` and targets into rows: square probes when both are spatial."""
+    T = len(targets)
+    if targets.ndim == 3 and activations.ndim == 4 and activations.shape[2:] == targets.shape[1:]:
+        channels = activations.shape[1]
+        x = activations.transpose(0, 2, 3, 1).reshape(-1, channels)
+        groups = np.repeat(episodes, targets.shape[1] * targets.shape[2])
+        return ProbeData(x, targets.reshape(-1), groups, "square")
+    if targets.ndim != 1:
+        raise ValueError(
+            f"a spatial label {targets.shape[1:]} needs a spatial activation (T, C, H, W) of the same "
+            f"board size, got {activations.shape}"
+        )
+    return ProbeData(activations.reshape(T, -1), targets, episodes, "global")
+
+
+def split_by_episode(groups: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean train and test masks over rows; whole episodes go to one side."""
+    episodes = np.unique(groups)
+    if len(episodes) < 2:
+        raise ValueError("probes need at least two episodes to split train from test")
+    rng = np.random.default_rng(seed)
+    n_test = max(1, round(test_fraction * len(episodes)))
+    test_episodes = rng.permutation(episodes)[:n_test]
+    test = np.isin(groups, test_episodes)
+    return ~test, test
+
+
+def fit_and_score(
+    data: ProbeData, task: str, train: np.ndarray, test: np.ndarray, shuffle_seed: int | None = None
+) -> tuple[Pipeline, dict[str, Any]]:
+    """Fit a linear probe on the training rows and score it on the test rows.
+
+    Args:
+        shuffle_seed: When set, the training targets are permuted first (the control task).
+    """
+    y_train = data.y[train]
+    if shuffle_seed is not None:
+        y_train = np.random.default_rng(shuffle_seed).permutation(y_train)
+    if task == "regression":
+        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+        model.fit(data.x[train], y_train)
+        return model, {"r2": float(r2_score(data.y[test], model.predict(data.x[test])))}
+    if len(np.unique(y_train)) < 2:
+        raise ValueError(f"the training split has a single class {np.unique(y_train)}; collect more episodes")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    model.fit(data.x[train], y_train)
+    predicted = model.predict(data.x[test])
+    present = np.union1d(data.y[test], predicted)  # classes absent from both do not score
+    per_class = f1_score(data.y[test], predicted, labels=present, average=None, zero_division=0)
+    return model, {
+        "macro_f1": float(per_class.mean()),
+        "per_class_f1": {int(c): float(f) for c, f in zip(present, per_class, strict=True)},
+        "accuracy": float(accuracy_score(data.y[test], predicted)),
+    }
+
+
+def probe(
+    agent: Agent,
+    rollouts: Rollouts,
+    hook: str,
+    label: str,
+    robot: int | None = None,
+    baselines: bool = True,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> ProbeResult:
+    """Fit a linear probe from ``hook``'s activations to ``label`` and score it beside its baselines.
+
+    Args:
+        agent: The agent whose activations are probed (it produced ``rollouts``).
+        rollouts: Labelled steps (`collect_rollouts`).
+        hook: Hook name (one tick of a recurrent layer, e.g. ``drc.layers.0.hook_c.2``).
+        label: A label of `gridlab.interp.labels`; per-robot maps need ``robot``.
+        robot: Robot whose map to probe.
+        baselines: Also score the observation, a random network and shuffled labels.
+        test_fraction: Share of episodes held out for scoring.
+        seed: Seed of the split, the random network and the shuffle.
+    """
+    targets = label_targets(rollouts, label, robot)
+    task = "regression" if label in REGRESSION_LABELS else "classification"
+    acts = cache_rollouts(agent, rollouts, names_filter=hook, progress=False)[hook]
+    data = probe_data(np.asarray(acts), targets, rollouts.episode)
+    train, test = split_by_episode(data.groups, test_fraction, seed)
+    _, metrics = fit_and_score(data, task, train, test)
+    result = ProbeResult(
+        hook, label, data.kind, task, metrics, n_train=int(train.sum()), n_test=int(test.sum())
+    )
+    if baselines:
+        observation = probe_data(rollouts.obs.astype(np.float32), targets, rollouts.episode)
+        random_acts = cache_rollouts(agent.randomized(seed), rollouts, names_filter=hook, progress=False)[
+            hook
+        ]
+        for name, base in (
+            ("observation", observation),
+            ("random_network", probe_data(np.asarray(random_acts), targets, rollouts.episode)),
+        ):
+            result.baselines[name] = fit_and_score(base, task, train, test)[1]
+        result.baselines["shuffled_labels"] = fit_and_score(data, task, train, test, shuffle_seed=seed)[1]
+    return result
