@@ -16,7 +16,14 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from gridlab.checkpoints import read_checkpoint
 from gridlab.env.ricochet_env import RicochetRobotsEnv
-from gridlab.models.hooks import ActivationCache, HookFn, attach_hooks, cache_activations, hook_points
+from gridlab.models.hooks import (
+    ActivationCache,
+    HookFn,
+    attach_hooks,
+    cache_activations,
+    hook_points,
+    resolve_hook_names,
+)
 from gridlab.models.recurrent_policy import ConvLSTMPolicy
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles
@@ -174,6 +181,10 @@ class Agent:
         """Every hook point of the policy, e.g. ``features_extractor.hook_relu2`` or
         ``drc.layers.0.hook_h.2`` (layer 0's hidden state at tick 2)."""
         return list(hook_points(self.policy))
+
+    def resolve_hook_names(self, names: str | Sequence[str] | Callable[[str], bool] | None) -> list[str]:
+        """Hook names matching names, shell patterns or a predicate; unknown names raise ``ValueError``."""
+        return resolve_hook_names(self.policy, names)
 
     def run_with_cache(
         self,

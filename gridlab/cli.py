@@ -3,7 +3,8 @@
 ``gridlab demo`` draws a random puzzle, solves it and prints the board and the optimal plan;
 ``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`);
 ``gridlab puzzles generate|show`` builds and inspects puzzle banks; ``gridlab train`` and
-``gridlab evaluate CHECKPOINT`` train and evaluate agents.
+``gridlab evaluate CHECKPOINT`` train and evaluate agents; ``gridlab probe CHECKPOINT`` fits
+linear probes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from gridlab.env.generator import (
 from gridlab.env.puzzle_bank import SPLITS, PuzzleBank, generate_bank
 from gridlab.env.rendering import describe_plan, plot_board
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
-from gridlab.training import TrainConfig, train
+from gridlab.interp import collect_rollouts
+from gridlab.interp.probes import plot_sweep, probe_sweep, save_results, sweep_table
+from gridlab.training import TrainConfig, evaluation_puzzles, train
 
 
 def _print_solution(layout: FixedLayout, max_depth: int, plot: Path | None) -> int:
@@ -122,6 +125,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe(args: argparse.Namespace) -> int:
+    agent = Agent.load(args.checkpoint)
+    puzzles = [layout for layout, _ in evaluation_puzzles(agent.config, args.episodes)]
+    rollouts = collect_rollouts(agent, puzzles, deterministic=not args.sampled, seed=args.seed)
+    results = probe_sweep(agent, rollouts, args.hooks, args.label, args.robot, seed=args.seed)
+    print(sweep_table(results).to_string(index=False, float_format="%.3f"))
+    robot = "" if args.robot is None else f"-robot{args.robot}"
+    out = args.out or Path("probes") / f"{agent.config.name()}-{args.label}{robot}"
+    config = {
+        "checkpoint": str(args.checkpoint), "label": args.label, "robot": args.robot, "hooks": args.hooks,
+        "episodes": args.episodes, "steps": len(rollouts), "sampled": args.sampled, "seed": args.seed,
+    }  # fmt: skip
+    save_results(results, out, config)
+    ax = plot_sweep(results)
+    ax.figure.savefig(Path(out) / "sweep.png", dpi=120, bbox_inches="tight")
+    print(f"results written to {out} (metrics.json, weights.npz, config.json, sweep.png)")
+    return 0
+
+
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One ``--option`` per `TrainConfig` field, typed from its annotation."""
     hints = typing.get_type_hints(TrainConfig)
@@ -185,6 +207,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="JSON file (default: CHECKPOINT/evaluation.json)"
     )
     evaluate_cmd.set_defaults(func=_evaluate)
+
+    probe_cmd = commands.add_parser("probe", help="linear-probe sweep over hook points, with baselines")
+    probe_cmd.add_argument("checkpoint", help="checkpoint folder")
+    probe_cmd.add_argument(
+        "--label", required=True, help="label to probe, e.g. optimal_actions, plan_direction"
+    )
+    probe_cmd.add_argument("--robot", type=int, default=None, help="robot for per-robot map labels")
+    probe_cmd.add_argument("--hooks", nargs="+", default=["*"], help="hook names or patterns (default: all)")
+    probe_cmd.add_argument("--episodes", type=int, default=100, help="held-out puzzles to play")
+    probe_cmd.add_argument("--sampled", action="store_true", help="sample actions instead of greedy play")
+    probe_cmd.add_argument("--seed", type=int, default=0, help="seed of sampling, split and baselines")
+    probe_cmd.add_argument(
+        "--out", type=Path, default=None, help="results folder (default: probes/RUN-LABEL)"
+    )
+    probe_cmd.set_defaults(func=_probe)
 
     puzzles = commands.add_parser("puzzles", help="generate and inspect puzzle banks")
     bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True)

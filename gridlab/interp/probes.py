@@ -17,16 +17,25 @@ training labels (the control task; it should score near chance).
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
 
 from gridlab.agent import Agent
+from gridlab.files import atomic_write, atomic_write_json
 from gridlab.interp.activations import cache_rollouts
 from gridlab.interp.rollouts import Rollouts
 
@@ -62,6 +71,7 @@ class ProbeResult:
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
     n_train: int = 0
     n_test: int = 0
+    model: Pipeline | None = field(default=None, repr=False)
 
     @property
     def score(self) -> float:
@@ -151,6 +161,60 @@ def fit_and_score(
     }
 
 
+def probe_sweep(
+    agent: Agent,
+    rollouts: Rollouts,
+    hooks: str | Sequence[str],
+    label: str,
+    robot: int | None = None,
+    baselines: bool = True,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> list[ProbeResult]:
+    """`probe` for every hook matching ``hooks`` (names or patterns), sharing the caches and splits.
+
+    The observation and random-network baselines are computed once per hook shape; the control
+    task (shuffled labels) once per hook.
+    """
+    targets = label_targets(rollouts, label, robot)
+    task = "regression" if label in REGRESSION_LABELS else "classification"
+    names = agent.resolve_hook_names(hooks)
+    acts = cache_rollouts(agent, rollouts, names_filter=names, progress=False)
+    random_acts = (
+        cache_rollouts(agent.randomized(seed), rollouts, names_filter=names, progress=False)
+        if baselines
+        else {}
+    )
+    observation_scores: dict[str, dict[str, Any]] = {}
+    results = []
+    for name in tqdm(names, desc=f"probe {label}", leave=False):
+        data = probe_data(np.asarray(acts[name]), targets, rollouts.episode)
+        train, test = split_by_episode(data.groups, test_fraction, seed)
+        model, metrics = fit_and_score(data, task, train, test)
+        result = ProbeResult(
+            name,
+            label,
+            data.kind,
+            task,
+            metrics,
+            n_train=int(train.sum()),
+            n_test=int(test.sum()),
+            model=model,
+        )
+        if baselines:
+            if data.kind not in observation_scores:
+                observation = probe_data(rollouts.obs.astype(np.float32), targets, rollouts.episode)
+                observation_scores[data.kind] = fit_and_score(observation, task, train, test)[1]
+            random_data = probe_data(np.asarray(random_acts[name]), targets, rollouts.episode)
+            result.baselines = {
+                "observation": observation_scores[data.kind],
+                "random_network": fit_and_score(random_data, task, train, test)[1],
+                "shuffled_labels": fit_and_score(data, task, train, test, shuffle_seed=seed)[1],
+            }
+        results.append(result)
+    return results
+
+
 def probe(
     agent: Agent,
     rollouts: Rollouts,
@@ -173,24 +237,70 @@ def probe(
         test_fraction: Share of episodes held out for scoring.
         seed: Seed of the split, the random network and the shuffle.
     """
-    targets = label_targets(rollouts, label, robot)
-    task = "regression" if label in REGRESSION_LABELS else "classification"
-    acts = cache_rollouts(agent, rollouts, names_filter=hook, progress=False)[hook]
-    data = probe_data(np.asarray(acts), targets, rollouts.episode)
-    train, test = split_by_episode(data.groups, test_fraction, seed)
-    _, metrics = fit_and_score(data, task, train, test)
-    result = ProbeResult(
-        hook, label, data.kind, task, metrics, n_train=int(train.sum()), n_test=int(test.sum())
+    if hook not in agent.hook_names():
+        agent.resolve_hook_names(hook)  # raises with the list of hooks
+        raise ValueError(f"probe takes one hook name, got the pattern {hook!r}; use probe_sweep")
+    return probe_sweep(agent, rollouts, [hook], label, robot, baselines, test_fraction, seed)[0]
+
+
+def sweep_table(results: Sequence[ProbeResult]) -> pd.DataFrame:
+    """One row per hook: score, baseline scores and sizes."""
+    rows = []
+    for r in results:
+        key = "macro_f1" if r.task == "classification" else "r2"
+        rows.append({"hook": r.hook, "kind": r.kind, "score": r.score}
+                    | {name: base[key] for name, base in r.baselines.items()}
+                    | {"n_train": r.n_train, "n_test": r.n_test})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def plot_sweep(results: Sequence[ProbeResult], ax: Axes | None = None) -> Axes:
+    """Probe score per hook, with each baseline drawn beside it."""
+    table = sweep_table(results)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(table) + 2), 3.5))
+    x = np.arange(len(table))
+    ax.plot(x, table["score"], "o-", label="probe", color="black")
+    for name, style in (("observation", "s--"), ("random_network", "^--"), ("shuffled_labels", "x:")):
+        if name in table:
+            ax.plot(x, table[name], style, label=name.replace("_", " "), alpha=0.8)
+    ax.set_xticks(x, table["hook"], rotation=70, ha="right", fontsize=7)
+    task = results[0].task if results else "classification"
+    ax.set_ylabel("macro F1" if task == "classification" else "R$^2$")
+    ax.set_title(f"probe: {results[0].label}" if results else "probe")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def save_results(results: Sequence[ProbeResult], folder: str | os.PathLike, config: dict[str, Any]) -> Path:
+    """Write ``metrics.json``, ``config.json`` and ``weights.npz`` (each probe's scaler and linear map)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = {}
+    for index, r in enumerate(results):
+        scaler, linear = r.model[0], r.model[-1]
+        weights[f"{index}.mean"], weights[f"{index}.scale"] = scaler.mean_, scaler.scale_
+        weights[f"{index}.coef"] = np.atleast_2d(linear.coef_)
+        weights[f"{index}.intercept"] = np.atleast_1d(linear.intercept_)
+        if hasattr(linear, "classes_"):
+            weights[f"{index}.classes"] = linear.classes_
+    atomic_write(folder / "weights.npz", lambda f: np.savez(f, **weights))
+    atomic_write_json(folder / "metrics.json", [r.to_dict() for r in results])
+    atomic_write_json(folder / "config.json", config)
+    return folder
+
+
+def load_results(
+    folder: str | os.PathLike,
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, np.ndarray]]:
+    """``(metrics, config, weights)`` of a folder written by `save_results`."""
+    folder = Path(folder)
+    if not (folder / "metrics.json").is_file():
+        raise FileNotFoundError(f"no probe results at {folder} (missing metrics.json)")
+    with np.load(folder / "weights.npz", allow_pickle=False) as data:
+        weights = {k: data[k] for k in data.files}
+    return (
+        json.loads((folder / "metrics.json").read_text()),
+        json.loads((folder / "config.json").read_text()),
+        weights,
     )
-    if baselines:
-        observation = probe_data(rollouts.obs.astype(np.float32), targets, rollouts.episode)
-        random_acts = cache_rollouts(agent.randomized(seed), rollouts, names_filter=hook, progress=False)[
-            hook
-        ]
-        for name, base in (
-            ("observation", observation),
-            ("random_network", probe_data(np.asarray(random_acts), targets, rollouts.episode)),
-        ):
-            result.baselines[name] = fit_and_score(base, task, train, test)[1]
-        result.baselines["shuffled_labels"] = fit_and_score(data, task, train, test, shuffle_seed=seed)[1]
-    return result

@@ -3,9 +3,21 @@
 import numpy as np
 import pytest
 
+from gridlab.cli import main
 from gridlab.env import fixed_layouts_v1_four_targets
-from gridlab.interp import collect_rollouts
-from gridlab.interp.probes import ProbeData, fit_and_score, probe, probe_data, split_by_episode
+from gridlab.interp import cache_rollouts, collect_rollouts
+from gridlab.interp.probes import (
+    ProbeData,
+    fit_and_score,
+    load_results,
+    plot_sweep,
+    probe,
+    probe_data,
+    probe_sweep,
+    save_results,
+    split_by_episode,
+    sweep_table,
+)
 from gridlab.training import Run
 
 
@@ -64,3 +76,39 @@ def test_probe_on_a_trained_agent_reports_every_baseline(v1_run: Run) -> None:
         probe(agent, rollouts, "features_extractor.hook_relu2", "plan_direction")
     with pytest.raises(ValueError, match="needs a spatial activation"):
         probe(agent, rollouts, "features_extractor.hook_relu2", "plan_direction", robot=0)
+
+
+def test_sweep_table_plot_and_saved_results(v1_run: Run, tmp_path) -> None:
+    agent = v1_run.agent
+    rollouts = collect_rollouts(
+        agent, fixed_layouts_v1_four_targets() * 6, deterministic=False, progress=False
+    )
+    results = probe_sweep(agent, rollouts, "features_extractor.*", "optimal_actions")
+    table = sweep_table(results)
+    assert list(table.hook) == agent.hook_names()
+    assert {"score", "observation", "random_network", "shuffled_labels"} <= set(table.columns)
+    assert len(plot_sweep(results).lines) == 4
+    save_results(results, tmp_path / "p", {"label": "optimal_actions"})
+    metrics, config, weights = load_results(tmp_path / "p")
+    assert [m["hook"] for m in metrics] == list(table.hook) and config == {"label": "optimal_actions"}
+    # The saved linear map reproduces the probe's predictions.
+    x = np.asarray(
+        cache_rollouts(agent, rollouts, names_filter=results[3].hook, progress=False)[results[3].hook]
+    )
+    x = x.reshape(len(x), -1)
+    logits = ((x - weights["3.mean"]) / weights["3.scale"]) @ weights["3.coef"].T + weights["3.intercept"]
+    np.testing.assert_array_equal(weights["3.classes"][logits.argmax(1)], results[3].model.predict(x))
+
+
+def test_probe_command_writes_results(v1_run: Run, tmp_path, capsys) -> None:
+    out = tmp_path / "probe"
+    args = ["probe", str(v1_run.checkpoint), "--label", "optimal_actions", "--episodes", "4", "--sampled",
+            "--hooks", "features_extractor.hook_relu*", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    assert "features_extractor.hook_relu2" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json",
+        "metrics.json",
+        "sweep.png",
+        "weights.npz",
+    ]
