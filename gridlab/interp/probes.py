@@ -149,7 +149,7 @@ def fit_and_score(
         return model, {"r2": float(r2_score(data.y[test], model.predict(data.x[test])))}
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"the training split has a single class {np.unique(y_train)}; collect more episodes")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=200))
     model.fit(data.x[train], y_train)
     predicted = model.predict(data.x[test])
     present = np.union1d(data.y[test], predicted)  # classes absent from both do not score
