@@ -160,7 +160,7 @@ class Agent:
             state: Recurrent ``(h, c)``, each ``(n_layers, batch, hidden * H * W)``; zeros if None.
             episode_start: ``(batch,)``, True where an episode begins (zeroes the state).
         """
-        obs_tensor = torch.as_tensor(np.asarray(obs), device=self.policy.device).float()
+        obs_tensor = _tensor(obs, self.policy.device)
         batch = obs_tensor.shape[0]
         if not self.is_recurrent:
             latent_pi, latent_vf = self.policy.mlp_extractor(self.policy.extract_features(obs_tensor))
@@ -169,7 +169,7 @@ class Agent:
             if state is None:
                 shape = (self.policy.drc.num_layers, batch, self.policy.drc.hidden_size)
                 state = (torch.zeros(shape), torch.zeros(shape))
-            state = tuple(torch.as_tensor(np.asarray(s), device=self.policy.device).float() for s in state)
+            state = tuple(_tensor(s, self.policy.device) for s in state)
             starts = np.zeros(batch) if episode_start is None else np.asarray(episode_start, dtype=np.float32)
             starts_tensor = torch.as_tensor(starts, device=self.policy.device).float()
             latent_pi, latent_vf, new_state = self.policy.latent(obs_tensor, state, starts_tensor)
@@ -219,3 +219,10 @@ class Agent:
         spec = self.metadata["policy_spec"]
         steps = self.metadata["training"].get("num_timesteps")
         return f"Agent({spec['policy']}, {self.config.name()}, {steps} steps, from {self.path})"
+
+
+def _tensor(value: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A float tensor on ``device``; tensors keep their autograd graph (captum differentiates through)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device).float()
+    return torch.as_tensor(np.asarray(value), device=device).float()

@@ -1,0 +1,148 @@
+"""Saliency maps with captum: which input cells (or hook activations) drive an action or the value.
+
+`attribute(agent, obs, method, target)` wraps the policy so each example gives one scalar:
+``target="chosen"`` the logit of the action the agent takes, an int the logit of that action,
+``"value"`` the state value. A recurrent agent's state is held fixed at what you pass (zeros by
+default): attributions answer "given this memory, what in the observation matters".
+
+Baselines are chosen deliberately. An all-zero image is *not* a neutral board here (it has no
+walls, no robots and no goal, which no real board looks like); the default ``"empty_board"``
+keeps the wall channels and clears the goal, target and robot channels, so attributions
+measure the effect of the pieces on the board, not of the walls every board has.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from captum.attr import GradientShap, IntegratedGradients, LayerIntegratedGradients, Occlusion, Saliency
+from torch import nn
+
+from gridlab.agent import Agent, State
+from gridlab.env.observations import WALL_CHANNELS
+
+METHODS = ("saliency", "integrated_gradients", "gradient_shap", "occlusion")
+
+
+def _index(target: torch.Tensor | int, i: int) -> int:
+    return int(target[i]) if isinstance(target, torch.Tensor) else target
+
+
+class PolicyScalar(nn.Module):
+    """The agent as ``obs -> (batch,)``: one logit per example, or the value.
+
+    Args:
+        agent: The agent.
+        target: ``"value"``, or ``"logits"`` (all action logits; captum picks one with its
+            ``target`` argument).
+        state: Recurrent state held fixed for every example (zeros when None).
+    """
+
+    def __init__(self, agent: Agent, target: str, state: State | None = None) -> None:
+        super().__init__()
+        self.agent, self.target, self.state = agent, target, state
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        state = None
+        if self.state is not None:  # tile the fixed state over captum's expanded batch
+            fixed = [torch.as_tensor(np.asarray(s)).float() for s in self.state]
+            copies, rest = divmod(obs.shape[0], fixed[0].shape[1])
+            if rest:
+                raise ValueError(f"state batch {fixed[0].shape[1]} does not divide the batch {obs.shape[0]}")
+            state = tuple(s.repeat(1, copies, 1) for s in fixed)
+        out = self.agent.forward(obs, state)
+        return out.value if self.target == "value" else out.logits
+
+
+def empty_board_baseline(obs: torch.Tensor, channel_names: tuple[str, ...] | list[str]) -> torch.Tensor:
+    """The same boards with only their walls: goal, target and robot channels cleared."""
+    if obs.ndim != 4:
+        raise ValueError(
+            f"the empty-board baseline needs image observations (batch, C, H, W), got {tuple(obs.shape)}"
+        )
+    baseline = torch.zeros_like(obs)
+    for k, name in enumerate(channel_names):
+        if name in WALL_CHANNELS:
+            baseline[:, k] = obs[:, k]
+    return baseline
+
+
+def attribute(
+    agent: Agent,
+    obs: np.ndarray,
+    method: str = "integrated_gradients",
+    target: int | str = "chosen",
+    state: State | None = None,
+    baseline: str = "empty_board",
+    layer: str | None = None,
+) -> np.ndarray:
+    """Attributions for a batch of observations.
+
+    Args:
+        agent: The agent.
+        obs: ``(batch, *observation_shape)``.
+        method: One of `METHODS`.
+        target: ``"chosen"`` (the greedy action's logit), an action id, or ``"value"``.
+        state: Recurrent state held fixed: ``(h, c)`` for one example (repeated over the batch) or
+            for the whole batch; zeros when None.
+        baseline: ``"empty_board"`` (walls only; image observations) or ``"zeros"``.
+        layer: A hook name: attribute to that activation instead of the input
+            (layer integrated gradients).
+
+    Returns:
+        Attributions shaped like ``obs`` (or like the hook's activation when ``layer`` is set).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
+    x = torch.as_tensor(np.asarray(obs)).float()
+    model = PolicyScalar(agent, "value" if target == "value" else "logits", state)
+    if target == "value":
+        captum_target = None
+    elif target == "chosen":
+        with torch.no_grad():
+            captum_target = model(x).argmax(dim=1)
+    elif isinstance(target, (int, np.integer)) and 0 <= target < agent.policy.action_space.n:
+        captum_target = int(target)
+    else:
+        n = agent.policy.action_space.n
+        raise ValueError(f"target must be 'chosen', 'value' or an action 0..{n - 1}, got {target!r}")
+    if baseline == "empty_board":
+        base = empty_board_baseline(x, agent.metadata["env_spec"]["channel_names"])
+    elif baseline == "zeros":
+        base = torch.zeros_like(x)
+    else:
+        raise ValueError(f"unknown baseline {baseline!r}; choose 'empty_board' or 'zeros'")
+
+    if layer is not None:
+        module = dict(agent.policy.named_modules()).get(layer)
+        if module is None or layer not in agent.hook_names():
+            agent.resolve_hook_names(layer)  # raises with the list of hook names
+        attributions = LayerIntegratedGradients(model, module).attribute(
+            x, baselines=base, target=captum_target
+        )
+    elif method == "saliency":
+        attributions = Saliency(model).attribute(x.clone().requires_grad_(), target=captum_target, abs=False)
+    elif method == "integrated_gradients":
+        attributions = IntegratedGradients(model).attribute(
+            x, baselines=base, target=captum_target, n_steps=50
+        )
+    elif method == "gradient_shap":
+        # Baselines are a distribution shared by the batch: use each board's own, lightly jittered.
+        generator = torch.Generator().manual_seed(0)
+        shap = GradientShap(model)
+        parts = []
+        for i in range(len(x)):
+            jitter = 0.05 * torch.rand((8, *x.shape[1:]), generator=generator)
+            one_target = None if captum_target is None else _index(captum_target, i)
+            parts.append(
+                shap.attribute(
+                    x[i : i + 1], baselines=base[i : i + 1] + jitter, target=one_target, n_samples=16
+                )
+            )
+        attributions = torch.cat(parts)
+    else:
+        window = (x.shape[1], 1, 1) if x.ndim == 4 else (1,)
+        attributions = Occlusion(model).attribute(
+            x, sliding_window_shapes=window, baselines=base, target=captum_target
+        )
+    return attributions.detach().numpy()

@@ -1,0 +1,69 @@
+"""Saliency with captum on MLP, SmallCNN and ConvLSTM agents."""
+
+import numpy as np
+import pytest
+import torch
+
+from gridlab.agent import Agent
+from gridlab.interp.saliency import METHODS, PolicyScalar, attribute, empty_board_baseline
+from gridlab.training import Run, train
+from tests.conftest import quick_config
+
+
+@pytest.fixture(scope="module")
+def agents(tmp_path_factory: pytest.TempPathFactory, v1_run: Run) -> dict[str, Agent]:
+    root = tmp_path_factory.mktemp("saliency")
+    cnn = train(quick_config(root, policy="small_cnn", total_timesteps=256, eval_freq=0)).agent
+    drc = train(quick_config(root, policy="convlstm", total_timesteps=256, eval_freq=0, drc_hidden=8,
+                             drc_encoder=8, drc_output=32, drc_ticks=2)).agent  # fmt: skip
+    return {"mlp": v1_run.agent, "small_cnn": cnn, "convlstm": drc}
+
+
+def boards(agent: Agent) -> np.ndarray:
+    env = agent.make_env()
+    return np.stack([env.reset(options={"layout_index": i})[0] for i in range(4)])
+
+
+@pytest.mark.parametrize("kind", ["mlp", "small_cnn", "convlstm"])
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_gives_maps_shaped_like_the_input(agents: dict, kind: str, method: str) -> None:
+    agent = agents[kind]
+    obs = boards(agent)
+    maps = attribute(agent, obs, method=method, target="chosen")
+    assert maps.shape == obs.shape and np.isfinite(maps).all() and np.abs(maps).sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["mlp", "small_cnn", "convlstm"])
+def test_integrated_gradients_are_complete_and_ignore_the_walls(agents: dict, kind: str) -> None:
+    agent = agents[kind]
+    obs = boards(agent)
+    maps = attribute(agent, obs, method="integrated_gradients", target="value")
+    model = PolicyScalar(agent, "value")
+    x = torch.as_tensor(obs)
+    base = empty_board_baseline(x, agent.metadata["env_spec"]["channel_names"])
+    with torch.no_grad():
+        gap = (model(x) - model(base)).numpy()
+    np.testing.assert_allclose(maps.reshape(4, -1).sum(1), gap, rtol=0.05, atol=1e-3)  # completeness
+    assert not maps[:, :4].any()  # walls equal the baseline, so they get no credit
+
+
+def test_layer_attribution_and_fixed_recurrent_state(agents: dict) -> None:
+    agent = agents["convlstm"]
+    obs = boards(agent)
+    layer = attribute(agent, obs, target=2, layer="drc.layers.0.hook_h.1")
+    assert layer.shape == (4, 8, 5, 5)
+    _, state = agent.act(obs[:1])  # a memory held fixed for every example
+    with_memory = attribute(agent, obs, method="saliency", target="value", state=state)
+    assert not np.allclose(with_memory, attribute(agent, obs, method="saliency", target="value"))
+
+
+def test_bad_arguments(agents: dict) -> None:
+    agent, obs = agents["mlp"], boards(agents["mlp"])
+    with pytest.raises(ValueError, match="unknown saliency method 'lime'"):
+        attribute(agent, obs, method="lime")
+    with pytest.raises(ValueError, match=r"target must be .chosen., .value. or an action 0\.\.3"):
+        attribute(agent, obs, target=7)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        attribute(agent, obs, baseline="mean")
+    with pytest.raises(ValueError, match="unknown hook"):
+        attribute(agent, obs, layer="drc.hook_output")
