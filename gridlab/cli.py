@@ -4,7 +4,7 @@
 ``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`);
 ``gridlab puzzles generate|show`` builds and inspects puzzle banks; ``gridlab train`` and
 ``gridlab evaluate CHECKPOINT`` train and evaluate agents; ``gridlab probe CHECKPOINT`` fits
-linear probes.
+linear probes and ``gridlab saliency CHECKPOINT`` draws saliency maps.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from gridlab.env.rendering import describe_plan, plot_board
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
 from gridlab.interp import collect_rollouts
 from gridlab.interp.probes import plot_sweep, probe_sweep, save_results, sweep_table
+from gridlab.interp.saliency import METHODS, attribute, plot_saliency
 from gridlab.training import TrainConfig, evaluation_puzzles, train
 
 
@@ -144,6 +145,23 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _saliency(args: argparse.Namespace) -> int:
+    agent = Agent.load(args.checkpoint)
+    layout, _ = evaluation_puzzles(agent.config, args.puzzle + 1)[args.puzzle]
+    env = agent.make_env()
+    obs, _ = env.reset(options={"layout": layout})
+    target = args.target if args.target in ("chosen", "value") else int(args.target)
+    maps = attribute(agent, obs[None], method=args.method, target=target)[0]
+    if maps.ndim != 3:
+        raise ValueError("saliency maps are drawn for image observations; this agent sees obs_mode="
+                         f"{agent.config.obs_mode!r}")  # fmt: skip
+    fig = plot_saliency(layout, maps, env.channel_names, title=f"{args.method}, target={args.target}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=120, bbox_inches="tight")
+    print(f"{args.method} map of puzzle {args.puzzle} written to {args.out}")
+    return 0
+
+
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One ``--option`` per `TrainConfig` field, typed from its annotation."""
     hints = typing.get_type_hints(TrainConfig)
@@ -222,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="results folder (default: probes/RUN-LABEL)"
     )
     probe_cmd.set_defaults(func=_probe)
+
+    saliency_cmd = commands.add_parser("saliency", help="draw a saliency map of a held-out puzzle")
+    saliency_cmd.add_argument("checkpoint", help="checkpoint folder")
+    saliency_cmd.add_argument(
+        "--method", default="integrated_gradients", choices=METHODS, help="captum method"
+    )
+    saliency_cmd.add_argument("--target", default="chosen", help="'chosen', 'value' or an action id")
+    saliency_cmd.add_argument("--puzzle", type=int, default=0, help="index among the run's held-out puzzles")
+    saliency_cmd.add_argument("--out", type=Path, default=Path("saliency.png"), help="PNG file to write")
+    saliency_cmd.set_defaults(func=_saliency)
 
     puzzles = commands.add_parser("puzzles", help="generate and inspect puzzle banks")
     bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True)

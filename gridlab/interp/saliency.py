@@ -13,13 +13,19 @@ measure the effect of the pieces on the board, not of the walls every board has.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from captum.attr import GradientShap, IntegratedGradients, LayerIntegratedGradients, Occlusion, Saliency
+from matplotlib.figure import Figure
 from torch import nn
 
 from gridlab.agent import Agent, State
+from gridlab.env.board import Cell, FixedLayout
 from gridlab.env.observations import WALL_CHANNELS
+from gridlab.env.rendering import plot_board
 
 METHODS = ("saliency", "integrated_gradients", "gradient_shap", "occlusion")
 
@@ -146,3 +152,35 @@ def attribute(
             x, sliding_window_shapes=window, baselines=base, target=captum_target
         )
     return attributions.detach().numpy()
+
+
+def plot_saliency(
+    layout: FixedLayout, maps: np.ndarray, channel_names: Sequence[str], robots: Sequence[Cell] | None = None,
+    title: str | None = None,
+) -> Figure:  # fmt: skip
+    """The board with the attribution summed over channels drawn over it, then one panel per channel.
+
+    Args:
+        layout: The board the observation shows.
+        maps: ``(channels, H, W)`` attributions of one image observation.
+        channel_names: Names of the channels (``env.channel_names``).
+        robots: Robot cells, if they moved since ``layout``.
+        title: Figure title.
+    """
+    n = len(channel_names)
+    fig, axes = plt.subplots(1, n + 1, figsize=(2.2 * (n + 1), 2.6))
+    summed = maps.sum(axis=0)
+    limit = float(np.abs(maps).max()) or 1.0
+    plot_board(layout, robots=robots, ax=axes[0])
+    axes[0].imshow(summed, cmap="RdBu_r", vmin=-np.abs(summed).max() or -1, vmax=np.abs(summed).max() or 1,
+                   alpha=0.55, extent=(0, layout.width, layout.height, 0), zorder=3)  # fmt: skip
+    axes[0].set_title("summed", fontsize=8)
+    for ax, name, plane in zip(axes[1:], channel_names, maps, strict=True):
+        ax.imshow(plane, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gridlab.agent import Agent
+from gridlab.cli import main
 from gridlab.interp.saliency import METHODS, PolicyScalar, attribute, empty_board_baseline
 from gridlab.training import Run, train
 from tests.conftest import quick_config
@@ -67,3 +68,24 @@ def test_bad_arguments(agents: dict) -> None:
         attribute(agent, obs, baseline="mean")
     with pytest.raises(ValueError, match="unknown hook"):
         attribute(agent, obs, layer="drc.hook_output")
+
+
+def test_saliency_command_draws_a_png(v1_run: Run, tmp_path, capsys) -> None:
+    out = tmp_path / "map.png"
+    assert (
+        main(
+            ["saliency", str(v1_run.checkpoint), "--method", "occlusion", "--puzzle", "2", "--out", str(out)]
+        )
+        == 0
+    )
+    assert out.stat().st_size > 5000 and "occlusion map of puzzle 2" in capsys.readouterr().out
+
+
+def test_integrated_gradients_credit_the_goal_for_the_chosen_move(v1_run: Run) -> None:
+    agent = v1_run.agent
+    obs = boards(agent)
+    maps = attribute(agent, obs, target="chosen")
+    goal = list(agent.metadata["env_spec"]["channel_names"]).index("goal")
+    for i in range(4):  # the goal cell is where the evidence for the move sits
+        total = np.abs(maps[i]).sum(axis=0)
+        assert np.unravel_index(total.argmax(), total.shape) == tuple(np.argwhere(obs[i, goal])[0])
