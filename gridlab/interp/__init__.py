@@ -1,9 +1,8 @@
-"""Interpretability: solver labels, labelled rollouts, activation caches, linear probes, saliency.
-
-Interventions arrive with the rest of this layer.
-"""
+"""Interpretability: solver labels, labelled rollouts, activation caches, linear probes,
+saliency and interventions."""
 
 from gridlab.interp.activations import RolloutActivations, cache_rollouts
+from gridlab.interp.interventions import InterventionEffect, ablate, patch, steer, steering_success
 from gridlab.interp.labels import LABEL_NAMES, state_labels
 from gridlab.interp.probes import ProbeResult, probe
 from gridlab.interp.rollouts import Rollouts, collect_rollouts
@@ -13,12 +12,17 @@ from gridlab.models.hooks import ActivationCache
 __all__ = [
     "LABEL_NAMES",
     "ActivationCache",
+    "InterventionEffect",
     "ProbeResult",
     "RolloutActivations",
     "Rollouts",
+    "ablate",
     "attribute",
     "cache_rollouts",
     "collect_rollouts",
+    "patch",
     "probe",
     "state_labels",
+    "steer",
+    "steering_success",
 ]

@@ -6,6 +6,7 @@ import torch
 
 from gridlab.agent import Agent
 from gridlab.cli import main
+from gridlab.interp.interventions import ablate, patch
 from gridlab.interp.saliency import METHODS, PolicyScalar, attribute, empty_board_baseline
 from gridlab.training import Run, train
 from tests.conftest import quick_config
@@ -89,3 +90,18 @@ def test_integrated_gradients_credit_the_goal_for_the_chosen_move(v1_run: Run) -
     for i in range(4):  # the goal cell is where the evidence for the move sits
         total = np.abs(maps[i]).sum(axis=0)
         assert np.unravel_index(total.argmax(), total.shape) == tuple(np.argwhere(obs[i, goal])[0])
+
+
+@pytest.mark.parametrize(("kind", "hook"), [("mlp", "features_extractor.hook_relu1"),
+                                            ("small_cnn", "features_extractor.hook_relu2"),
+                                            ("convlstm", "drc.layers.0.hook_c.1")])  # fmt: skip
+def test_patching_and_ablation_run_on_every_architecture(agents: dict, kind: str, hook: str) -> None:
+    agent = agents[kind]
+    obs = boards(agent)
+    positions = None if kind == "mlp" else [(0, 2), (2, 2)]
+    effect = patch(agent, obs[[0]], obs[[1]], hook, positions=positions)
+    same = patch(agent, obs[[1]], obs[[1]], hook, positions=positions)
+    np.testing.assert_allclose(same.after, same.before, atol=1e-6)
+    assert effect.after.shape == (1, 4) and np.allclose(effect.after.sum(1), 1.0)
+    ablated = ablate(agent, obs, hook, positions=positions)
+    assert not np.allclose(ablated.after, ablated.before)
