@@ -243,6 +243,29 @@ def probe(
     return probe_sweep(agent, rollouts, [hook], label, robot, baselines, test_fraction, seed)[0]
 
 
+def probe_direction(result: ProbeResult, class_id: int | None = None) -> np.ndarray:
+    """The probe's weight vector in raw activation space (undoing its standardisation).
+
+    For a square probe this is a ``(C,)`` vector to add at chosen cells (`steer`); for a
+    global probe it is shaped like one flattened activation. ``class_id`` picks the class of a
+    classifier (for two classes the single row points towards class 1).
+    """
+    if result.model is None:
+        raise ValueError(
+            "this result has no fitted probe (results loaded from disk keep weights in weights.npz)"
+        )
+    scaler, linear = result.model[0], result.model[-1]
+    coef = np.atleast_2d(linear.coef_)
+    if result.task == "classification" and coef.shape[0] > 1:
+        classes = list(linear.classes_)
+        if class_id not in classes:
+            raise ValueError(f"class_id must be one of the probe's classes {classes}, got {class_id!r}")
+        row = coef[classes.index(class_id)]
+    else:
+        row = coef[0]
+    return row / scaler.scale_
+
+
 def sweep_table(results: Sequence[ProbeResult]) -> pd.DataFrame:
     """One row per hook: score, baseline scores and sizes."""
     rows = []

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from gridlab.env import LEFT, RIGHT
+from gridlab.env import LEFT, RIGHT, fixed_layouts_v1_four_targets
+from gridlab.interp import collect_rollouts, probe
 from gridlab.interp.interventions import ablate, patch, steer, steering_success
+from gridlab.interp.probes import probe_direction
 from gridlab.training import Run
 
 
@@ -53,3 +55,19 @@ def test_steering_along_the_decision_direction_beats_random_directions(v1_run: R
     assert stats["random_control_rate"] < 0.5
     effect = steer(agent, obs[[3]], "features_extractor.hook_relu2", direction, None, strength=0.0)
     np.testing.assert_allclose(effect.after, effect.before, atol=1e-6)
+
+
+def test_steering_along_a_probe_direction_beats_the_random_control(v1_run: Run) -> None:
+    agent, obs = v1_run.agent, v1_boards(v1_run)
+    rollouts = collect_rollouts(
+        agent, fixed_layouts_v1_four_targets() * 10, deterministic=False, progress=False
+    )
+    result = probe(agent, rollouts, "features_extractor.hook_relu2", "optimal_actions", baselines=False)
+    direction = probe_direction(result, class_id=LEFT)
+    assert direction.shape == (64,)
+    stats = steering_success(agent, obs[[3]], "features_extractor.hook_relu2", direction, None,
+                             intended=np.array([LEFT]), strength=2.0, controls=20)  # fmt: skip
+    assert stats["baseline_rate"] == 0.0
+    assert stats["success_rate"] > stats["random_control_rate"]
+    with pytest.raises(ValueError, match="class_id must be one of"):
+        probe_direction(result, class_id=9)
