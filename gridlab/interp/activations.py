@@ -6,14 +6,17 @@ batched freely, in any order, and give exactly what the agent computed while pla
 
 `cache_rollouts(agent, rollouts, names_filter)` returns `RolloutActivations`: arrays of shape
 ``(T, *activation_shape)`` by hook name. With ``out=FOLDER`` each array is written into a
-``.npy`` file as batches arrive (so sets larger than memory fit) and reading it back with
-`RolloutActivations.load` maps the files lazily instead of loading them.
+``.npy`` file as batches arrive, and reading it back with `RolloutActivations.load` maps the
+files lazily instead of loading them. Without ``out``, a cache larger than ``max_memory_bytes``
+is streamed the same way into a new temporary folder (its path is ``result.folder``), so sets
+larger than memory still fit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -68,6 +71,7 @@ def cache_rollouts(
     batch_size: int = 512,
     out: str | os.PathLike | None = None,
     progress: bool = True,
+    max_memory_bytes: int = 2 << 30,
 ) -> RolloutActivations:
     """Compute the selected activations for every step of ``rollouts``.
 
@@ -76,8 +80,10 @@ def cache_rollouts(
         rollouts: Steps to cache.
         names_filter: Hook names, patterns or a predicate (all hooks by default).
         batch_size: Steps per forward pass.
-        out: Folder to stream the arrays into (float32 ``.npy`` files); in memory when None.
+        out: Folder to stream the arrays into (float32 ``.npy`` files); in memory when None,
+            unless the cache would exceed ``max_memory_bytes``.
         progress: Show a progress bar.
+        max_memory_bytes: Largest cache kept in memory when ``out`` is None.
     """
     total = len(rollouts)
     arrays: dict[str, np.ndarray] = {}
@@ -91,6 +97,10 @@ def cache_rollouts(
         if agent.is_recurrent:  # (steps, layers, 1, hidden) -> (layers, steps, hidden)
             state = tuple(s[begin:end, :, 0].transpose(1, 0, 2) for s in (rollouts.state_h, rollouts.state_c))
         _, cache = agent.run_with_cache(rollouts.obs[begin:end], state=state, names_filter=names_filter)
+        if begin == 0 and folder is None:
+            needed = 4 * total * sum(int(np.prod(v.shape[1:])) for v in cache.values())
+            if needed > max_memory_bytes:  # too big for memory: stream to disk instead
+                folder = Path(tempfile.mkdtemp(prefix="gridlab-activations-"))
         for name, value in cache.items():
             if name not in arrays:
                 shape = (total, *value.shape[1:])

@@ -55,3 +55,15 @@ def test_streamed_cache_reloads_lazily_and_matches_memory(drc_run, tmp_path: Pat
         reopened["x"]
     with pytest.raises(FileNotFoundError, match="no cached activations at"):
         RolloutActivations.load(tmp_path / "nothing")
+
+
+def test_a_cache_too_big_for_memory_streams_to_a_temporary_folder(drc_run) -> None:
+    agent, rollouts = drc_run
+    cached = cache_rollouts(
+        agent, rollouts, names_filter="drc.hook_output", max_memory_bytes=1000, progress=False
+    )
+    assert cached.folder is not None and cached.folder.name.startswith("gridlab-activations-")
+    assert isinstance(cached["drc.hook_output"], np.memmap)
+    memory = cache_rollouts(agent, rollouts, names_filter="drc.hook_output", progress=False)
+    assert memory.folder is None
+    np.testing.assert_allclose(cached["drc.hook_output"], memory["drc.hook_output"], atol=1e-6)
