@@ -19,6 +19,7 @@ from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.models.hooks import (
     ActivationCache,
     HookFn,
+    HookPoint,
     attach_hooks,
     cache_activations,
     hook_points,
@@ -167,8 +168,7 @@ class Agent:
             new_state = None
         else:
             if state is None:
-                shape = (self.policy.drc.num_layers, batch, self.policy.drc.hidden_size)
-                state = (torch.zeros(shape), torch.zeros(shape))
+                state = self.initial_state(batch)
             state = tuple(_tensor(s, self.policy.device) for s in state)
             starts = np.zeros(batch) if episode_start is None else np.asarray(episode_start, dtype=np.float32)
             starts_tensor = torch.as_tensor(starts, device=self.policy.device).float()
@@ -185,6 +185,21 @@ class Agent:
     def resolve_hook_names(self, names: str | Sequence[str] | Callable[[str], bool] | None) -> list[str]:
         """Hook names matching names, shell patterns or a predicate; unknown names raise ``ValueError``."""
         return resolve_hook_names(self.policy, names)
+
+    def hook_point(self, name: str) -> HookPoint:
+        """The one hook point called ``name``; ``ValueError`` for an unknown name or a pattern."""
+        points = hook_points(self.policy)
+        if name not in points:
+            matches = resolve_hook_names(self.policy, name)  # raises for a name that matches nothing
+            raise ValueError(f"expected one hook name, got {name!r} matching {len(matches)} hooks: {matches}")
+        return points[name]
+
+    def initial_state(self, batch: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Zero recurrent ``(h, c)``, each ``(n_layers, batch, hidden * H * W)`` (recurrent agents)."""
+        if not self.is_recurrent:
+            raise ValueError("this agent is feed-forward: it has no recurrent state")
+        shape = (self.policy.drc.num_layers, batch, self.policy.drc.hidden_size)
+        return np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)
 
     def run_with_cache(
         self,

@@ -69,7 +69,7 @@ def patch(
     Returns:
         The effect on the corrupted run: ``before`` is the plain corrupted run.
     """
-    (name,) = agent.resolve_hook_names(hook)
+    name = agent.hook_point(hook).name
     _, cache = agent.run_with_cache(clean, state=state, names_filter=name)
     source = cache[name]
 
@@ -90,7 +90,7 @@ def ablate(
     Args:
         mode: ``"zero"``, or ``"mean"`` (the mean activation over the ``reference`` observations).
     """
-    (name,) = agent.resolve_hook_names(hook)
+    name = agent.hook_point(hook).name
     if mode == "mean":
         if reference is None:
             raise ValueError("mode='mean' needs reference observations to average over")
@@ -120,7 +120,7 @@ def steer(
         direction: ``(C,)`` added at every cell in ``positions`` of a spatial activation, or a
             vector shaped like one example's activation when ``positions`` is None.
     """
-    (name,) = agent.resolve_hook_names(hook)
+    name = agent.hook_point(hook).name
     vector = torch.as_tensor(np.asarray(direction), dtype=torch.float32)
 
     def add(x: torch.Tensor, _: object) -> torch.Tensor:

@@ -237,9 +237,7 @@ def probe(
         test_fraction: Share of episodes held out for scoring.
         seed: Seed of the split, the random network and the shuffle.
     """
-    if hook not in agent.hook_names():
-        agent.resolve_hook_names(hook)  # raises with the list of hooks
-        raise ValueError(f"probe takes one hook name, got the pattern {hook!r}; use probe_sweep")
+    agent.hook_point(hook)  # one hook name (sweep patterns with probe_sweep)
     return probe_sweep(agent, rollouts, [hook], label, robot, baselines, test_fraction, seed)[0]
 
 

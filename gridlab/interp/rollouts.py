@@ -116,7 +116,7 @@ def collect_rollouts(
             for name, value in state_labels(layout, env.robots).items():
                 labels[name].append(value)
             if agent.is_recurrent:
-                before = state if state is not None else _zero_state(agent)
+                before = state if state is not None else agent.initial_state()
                 columns["state_h"].append(before[0])
                 columns["state_c"].append(before[1])
             action, state = agent.act(obs[None], state, start, deterministic=deterministic)
@@ -138,8 +138,3 @@ def collect_rollouts(
         solved=np.array(solved), state_h=stacked.get("state_h"), state_c=stacked.get("state_c"),
         meta={"checkpoint": str(agent.path), "deterministic": deterministic, "seed": seed},
     )  # fmt: skip
-
-
-def _zero_state(agent: Agent) -> tuple[np.ndarray, np.ndarray]:
-    shape = agent.policy.lstm_hidden_state_shape  # (n_layers, 1, hidden * H * W)
-    return np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)

@@ -120,10 +120,7 @@ def attribute(
         raise ValueError(f"unknown baseline {baseline!r}; choose 'empty_board' or 'zeros'")
 
     if layer is not None:
-        module = dict(agent.policy.named_modules()).get(layer)
-        if module is None or layer not in agent.hook_names():
-            agent.resolve_hook_names(layer)  # raises with the list of hook names
-        attributions = LayerIntegratedGradients(model, module).attribute(
+        attributions = LayerIntegratedGradients(model, agent.hook_point(layer)).attribute(
             x, baselines=base, target=captum_target
         )
     elif method == "saliency":

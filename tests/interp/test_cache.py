@@ -81,3 +81,16 @@ def test_zeroing_the_recurrent_state_hooks_changes_the_policy(drc_agent: Agent) 
     ablated = drc_agent.run_with_hooks(obs, [("drc.layers.*.hook_h.*", lambda x, hook: torch.zeros_like(x))])
     assert not torch.allclose(clean.logits, ablated.logits)
     assert not ablated.state[0].any()
+
+
+def test_interventions_take_exactly_one_hook_name(v1_run: Run) -> None:
+    agent = v1_run.agent
+    assert agent.hook_point("features_extractor.hook_fc1").name == "features_extractor.hook_fc1"
+    with pytest.raises(
+        ValueError, match=r"expected one hook name, got 'features_extractor\.hook_\*' matching 4"
+    ):
+        agent.hook_point("features_extractor.hook_*")
+    with pytest.raises(ValueError, match="unknown hook"):
+        agent.hook_point("nope")
+    with pytest.raises(ValueError, match="feed-forward"):
+        agent.initial_state()
