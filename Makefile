@@ -1,9 +1,9 @@
-# Two commands on a fresh machine: `make demo` (set up, run the main job) and `make test`.
+# Two commands on a fresh machine: `make quickstart` (set up, run the main job) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench
+.PHONY: setup quickstart demo test lint bench
 
 $(BIN)/gridlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,6 +11,9 @@ $(BIN)/gridlab: pyproject.toml
 	touch $@
 
 setup: $(BIN)/gridlab
+
+quickstart: setup
+	$(BIN)/gridlab quickstart --output runs/quickstart
 
 demo: setup
 	$(BIN)/gridlab demo --plot runs/demo/plan.png

@@ -186,6 +186,14 @@ class Agent:
         """Hook names matching names, shell patterns or a predicate; unknown names raise ``ValueError``."""
         return resolve_hook_names(self.policy, names)
 
+    def spatial_hook_names(self) -> list[str]:
+        """Hooks whose activation is a ``(batch, C, H, W)`` map over the board's cells (the ones
+        square-level probes and cell-wise interventions apply to)."""
+        obs, _ = self.make_env().reset(seed=0)
+        _, cache = self.run_with_cache(obs[None])
+        board = tuple(self.policy.observation_space.shape[-2:])
+        return [name for name, x in cache.items() if x.ndim == 4 and tuple(x.shape[-2:]) == board]
+
     def hook_point(self, name: str) -> HookPoint:
         """The one hook point called ``name``; ``ValueError`` for an unknown name or a pattern."""
         points = hook_points(self.policy)

@@ -1,6 +1,7 @@
 """The ``gridlab`` command.
 
-``gridlab demo`` draws a random puzzle, solves it and prints the board and the optimal plan;
+``gridlab quickstart`` runs the whole loop on a built-in default (train, evaluate, probe, draw
+saliency maps, report); ``gridlab demo`` draws a random puzzle, solves it and prints the board and the optimal plan;
 ``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`);
 ``gridlab puzzles generate|show`` builds and inspects puzzle banks; ``gridlab train`` and
 ``gridlab evaluate CHECKPOINT`` train and evaluate agents; ``gridlab probe CHECKPOINT`` fits
@@ -56,6 +57,13 @@ def _print_solution(layout: FixedLayout, max_depth: int, plot: Path | None) -> i
         plot.parent.mkdir(parents=True, exist_ok=True)
         ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
         print(f"plot written to {plot}")
+    return 0
+
+
+def _quickstart(args: argparse.Namespace) -> int:
+    from gridlab.quickstart import quickstart  # the whole loop: imported only for this command
+
+    quickstart(args.output, args.budget, args.seed)
     return 0
 
 
@@ -190,6 +198,14 @@ def _optional(kind: type) -> typing.Callable[[str], object]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+
+    quick = commands.add_parser(
+        "quickstart", help="train a small agent, evaluate, probe and draw saliency maps (about a minute)"
+    )
+    quick.add_argument("--output", type=Path, default=Path("runs/quickstart"), help="output folder")
+    quick.add_argument("--budget", choices=("full", "small"), default="full", help="full, or a smoke-sized run")
+    quick.add_argument("--seed", type=int, default=0, help="seed of training, boards and probes")
+    quick.set_defaults(func=_quickstart)
 
     demo = commands.add_parser("demo", help="draw a random puzzle, solve it, print the optimal plan")
     demo.add_argument("--height", type=int, default=8, help="board rows (4-16)")

@@ -32,6 +32,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from gridlab.agent import Agent
@@ -132,6 +133,7 @@ def split_by_episode(groups: np.ndarray, test_fraction: float, seed: int) -> tup
     return ~test, test
 
 
+@threadpool_limits.wrap(limits=1, user_api="blas")  # probes are small: extra BLAS threads only contend
 def fit_and_score(
     data: ProbeData, task: str, train: np.ndarray, test: np.ndarray, shuffle_seed: int | None = None
 ) -> tuple[Pipeline, dict[str, Any]]:
@@ -170,6 +172,7 @@ def probe_sweep(
     baselines: bool = True,
     test_fraction: float = 0.25,
     seed: int = 0,
+    progress: bool = True,
 ) -> list[ProbeResult]:
     """`probe` for every hook matching ``hooks`` (names or patterns), sharing the caches and splits.
 
@@ -187,7 +190,7 @@ def probe_sweep(
     )
     observation_scores: dict[str, dict[str, Any]] = {}
     results = []
-    for name in tqdm(names, desc=f"probe {label}", leave=False):
+    for name in tqdm(names, desc=f"probe {label}", leave=False, disable=not progress):
         data = probe_data(np.asarray(acts[name]), targets, rollouts.episode)
         train, test = split_by_episode(data.groups, test_fraction, seed)
         model, metrics = fit_and_score(data, task, train, test)
