@@ -112,6 +112,9 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> Run:
         curriculum = Curriculum(
             config.min_moves, config.max_moves, config.curriculum_start, config.curriculum_threshold
         )
+        if history and "curriculum_longest" in history[-1]:  # a resumed run keeps its lengths
+            curriculum.longest = int(history[-1]["curriculum_longest"])
+            venv.env_method("set_length_weights", curriculum.weights())
     evaluator = EvalCallback(config, eval_env, puzzles, curriculum)
     evaluator.history = history
     callbacks = CallbackList([evaluator, CheckpointCallback(config.save_freq, run_dir, save)])

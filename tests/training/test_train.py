@@ -10,7 +10,7 @@ import torch
 from gridlab.checkpoints import read_checkpoint
 from gridlab.cli import main
 from gridlab.env import BoardSpec, generate_bank
-from gridlab.training import EvaluationResult, Run, train
+from gridlab.training import EvaluationResult, Run, TrainConfig, train
 from gridlab.training.callbacks import CheckpointCallback, Curriculum
 from tests.conftest import quick_config
 
@@ -89,12 +89,16 @@ def test_curriculum_unlocks_lengths_as_success_grows() -> None:
 
 def test_curriculum_training_on_a_bank_reweights_the_envs(tmp_path: Path) -> None:
     bank = tmp_path / "bank"
-    generate_bank(bank, BoardSpec(5, 5, 2), per_length=20, min_moves=1, max_moves=3, heldout_fraction=0.3,
+    generate_bank(bank, BoardSpec(5, 5, 2), per_length=20, min_moves=1, max_moves=4, heldout_fraction=0.3,
                   progress=False)  # fmt: skip
-    config = quick_config(tmp_path, milestone=None, bank=str(bank), min_moves=1, max_moves=3, curriculum=True,
+    config = quick_config(tmp_path, milestone=None, bank=str(bank), min_moves=1, max_moves=4, curriculum=True,
                           curriculum_start=1, curriculum_threshold=0.0, total_timesteps=2048)  # fmt: skip
     run = train(config)
     assert list(run.history.curriculum_longest) == [2, 3]
+    # Resuming keeps the unlocked lengths (1-3), so the next evaluation unlocks 4, not 2.
+    longer = TrainConfig(**(config.to_dict() | {"total_timesteps": 3072, "eval_freq": 4096}))
+    resumed = train(longer, resume_from=run.checkpoint)
+    assert list(resumed.history.curriculum_longest) == [2, 3, 4]
 
 
 def test_evaluate_command_writes_json(v1_run: Run, tmp_path: Path, capsys) -> None:
