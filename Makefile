@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/gridlab demo --plot runs/demo/plan.png
 
 lint: setup
-	$(BIN)/ruff check gridlab tests benchmarks
+	$(BIN)/ruff check gridlab tests benchmarks scripts
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -1,7 +1,8 @@
 """The ``gridlab`` command.
 
 ``gridlab quickstart`` runs the whole loop on a built-in default (train, evaluate, probe, draw
-saliency maps, report); ``gridlab demo`` draws a random puzzle, solves it and prints the board and the optimal plan;
+saliency maps, report); ``gridlab demo`` draws a random puzzle, solves it and prints the board
+and the optimal plan;
 ``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`);
 ``gridlab puzzles generate|show`` builds and inspects puzzle banks; ``gridlab train`` and
 ``gridlab evaluate CHECKPOINT`` train and evaluate agents; ``gridlab probe CHECKPOINT`` fits
@@ -203,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
         "quickstart", help="train a small agent, evaluate, probe and draw saliency maps (about a minute)"
     )
     quick.add_argument("--output", type=Path, default=Path("runs/quickstart"), help="output folder")
-    quick.add_argument("--budget", choices=("full", "small"), default="full", help="full, or a smoke-sized run")
+    quick.add_argument(
+        "--budget", choices=("full", "small"), default="full", help="full, or a smoke-sized run"
+    )
     quick.add_argument("--seed", type=int, default=0, help="seed of training, boards and probes")
     quick.set_defaults(func=_quickstart)
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-import numpy as np
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -56,7 +55,9 @@ def quickstart_config(output_dir: Path, budget: Budget, seed: int = 0) -> TrainC
     )  # fmt: skip
 
 
-def quickstart(output_dir: str | Path = "runs/quickstart", budget: str = "full", seed: int = 0) -> dict[str, Any]:
+def quickstart(
+    output_dir: str | Path = "runs/quickstart", budget: str = "full", seed: int = 0
+) -> dict[str, Any]:
     """Run the main job and write its outputs under ``output_dir``; returns the report.
 
     Args:
@@ -80,21 +81,35 @@ def quickstart(output_dir: str | Path = "runs/quickstart", budget: str = "full",
             run = train(quickstart_config(out, sizes, seed))
             agent = run.agent
         with stage("greedy evaluation on held-out boards"):
-            evaluation = agent.evaluate(episodes=sizes.eval_episodes, out=out / "evaluation.json", progress=False)
+            evaluation = agent.evaluate(
+                episodes=sizes.eval_episodes, out=out / "evaluation.json", progress=False
+            )
         with stage("labelled rollouts on fresh boards"):
             puzzles = [layout for layout, _ in evaluation_puzzles(agent.config, sizes.probe_episodes)]
             rollouts = collect_rollouts(agent, puzzles, deterministic=False, seed=seed, progress=False)
             rollouts.save(out / "rollouts")
         with stage("probe sweeps with baselines"):
             sweeps = {
-                "optimal_actions": probe_sweep(agent, rollouts, "*", "optimal_actions", seed=seed, progress=False),
+                "optimal_actions": probe_sweep(
+                    agent, rollouts, "*", "optimal_actions", seed=seed, progress=False
+                ),
                 "plan_direction": probe_sweep(
-                    agent, rollouts, agent.spatial_hook_names(), "plan_direction", robot=0, seed=seed,
+                    agent,
+                    rollouts,
+                    agent.spatial_hook_names(),
+                    "plan_direction",
+                    robot=0,
+                    seed=seed,
                     progress=False,
                 ),
             }
             for label, results in sweeps.items():
-                config = {"checkpoint": str(run.checkpoint), "label": label, "steps": len(rollouts), "seed": seed}
+                config = {
+                    "checkpoint": str(run.checkpoint),
+                    "label": label,
+                    "steps": len(rollouts),
+                    "seed": seed,
+                }
                 save_results(results, out / "probes" / label, config)
                 _save_figure(plot_sweep(results).figure, out / "probes" / label / "sweep.png")
         with stage("saliency maps"):
@@ -132,7 +147,9 @@ def _saliency_maps(agent: Agent, puzzles: list, folder: Path) -> list[str]:
         obs, _ = env.reset(options={"layout": layout})
         for method in SALIENCY_METHODS:
             maps = attribute(agent, obs[None], method=method)[0]
-            fig = plot_saliency(layout, maps, env.channel_names, title=f"{method}, chosen action, puzzle {index}")
+            fig = plot_saliency(
+                layout, maps, env.channel_names, title=f"{method}, chosen action, puzzle {index}"
+            )
             path = folder / f"puzzle{index}_{method}.png"
             _save_figure(fig, path)
             files.append(str(path))
@@ -154,9 +171,14 @@ def _best(results: list[ProbeResult]) -> dict[str, Any]:
 
 
 def _report(
-    out: Path, checkpoint: Path, history: Any, evaluation: dict[str, Any], sweeps: dict[str, list[ProbeResult]],
-    saliency_files: list[str], timings: dict[str, float],
-) -> dict[str, Any]:  # fmt: skip
+    out: Path,
+    checkpoint: Path,
+    history: Any,
+    evaluation: dict[str, Any],
+    sweeps: dict[str, list[ProbeResult]],
+    saliency_files: list[str],
+    timings: dict[str, float],
+) -> dict[str, Any]:
     return {
         "output_dir": str(out),
         "checkpoint": str(checkpoint),
@@ -166,7 +188,8 @@ def _report(
         "success_by_length": {str(k): v["success_rate"] for k, v in evaluation["by_length"].items()},
         "probes": {label: _best(results) for label, results in sweeps.items()},
         "probe_tables": {
-            label: sweep_table(results).round(3).to_dict(orient="records") for label, results in sweeps.items()
+            label: sweep_table(results).round(3).to_dict(orient="records")
+            for label, results in sweeps.items()
         },
         "files": {
             "evaluation": str(out / "evaluation.json"),
@@ -205,8 +228,10 @@ def _markdown(report: dict[str, Any]) -> str:
         "Files:",
         f"- evaluation: `{files['evaluation']}`",
         f"- labelled rollouts: `{files['rollouts']}`",
-        *(f"- probes of {label}: `{path}` (metrics.json, weights.npz, sweep.png)"
-          for label, path in files["probes"].items()),  # fmt: skip
+        *(
+            f"- probes of {label}: `{path}` (metrics.json, weights.npz, sweep.png)"
+            for label, path in files["probes"].items()
+        ),
         f"- saliency maps: {', '.join(f'`{p}`' for p in files['saliency'])}",
         "",
         "Seconds per stage: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from stable_baselines3.common.callbacks import BaseCallback
 
 from gridlab.env.board import FixedLayout
@@ -46,16 +47,17 @@ class EvalCallback(BaseCallback):
     """Every ``config.eval_freq`` steps: greedy evaluation, logging, curriculum, early stop.
 
     Logs ``eval/success_rate``, ``eval/success_rate_len_{L}``, ``eval/moves_over_optimal`` and
-    ``eval/extra_moves``, appends a row to ``history`` and stops training once
-    ``config.target_success`` is reached.
+    ``eval/extra_moves``, appends a row to ``history``, passes the history to ``on_evaluation``
+    and stops training once ``config.target_success`` is reached.
     """
 
     def __init__(
         self, config: TrainConfig, env: RicochetRobotsEnv, puzzles: list[tuple[FixedLayout, int]],
-        curriculum: Curriculum | None = None,
+        curriculum: Curriculum | None = None, on_evaluation: Callable[[pd.DataFrame], None] | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
         self.config, self.env, self.puzzles, self.curriculum = config, env, puzzles, curriculum
+        self.on_evaluation = on_evaluation
         self.history: list[dict[str, Any]] = []
         self._next = config.eval_freq
 
@@ -88,6 +90,8 @@ class EvalCallback(BaseCallback):
             if key != "step":
                 self.logger.record(f"eval/{key.replace('success_len_', 'success_rate_len_')}", value)
         self.logger.dump(self.num_timesteps)
+        if self.on_evaluation is not None:
+            self.on_evaluation(pd.DataFrame(self.history))
         target = self.config.target_success
         return target is None or result.success_rate < target
 

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
 from tqdm import tqdm
 
 from gridlab.env.board import FixedLayout
@@ -160,3 +163,35 @@ def evaluate(
         moves.append(steps)
         solved.append(success)
     return EvaluationResult(np.array(optimal), np.array(moves), np.array(solved, dtype=bool))
+
+
+def plot_history(history: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Learning curve of a run's history (`Run.history`): success overall and by optimal length.
+
+    Draws on ``ax`` (a new figure if None) and returns it; call it again with a longer history
+    to redraw (a notebook's live curve, via ``train(..., on_evaluation=...)``).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    ax.clear()
+    if len(history):
+        lengths = sorted(int(c.rsplit("_", 1)[1]) for c in history if c.startswith("success_len_"))
+        colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(lengths), 1)))
+        for length, colour in zip(lengths, colours, strict=False):
+            ax.plot(
+                history["step"],
+                history[f"success_len_{length}"],
+                color=colour,
+                lw=1,
+                label=f"length {length}",
+            )
+        ax.plot(history["step"], history["success_rate"], color="black", lw=2, label="all")
+        if "curriculum_longest" in history:
+            twin = ax.twinx()
+            twin.step(history["step"], history["curriculum_longest"], "--", color="grey", where="post")
+            twin.set_ylabel("longest length trained", color="grey")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("greedy held-out success")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax

@@ -10,6 +10,7 @@ returns the `Run`, so a notebook cell never loses a run.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -55,13 +56,19 @@ class Run:
         return Agent.load(self.checkpoint)
 
 
-def train(config: TrainConfig, resume_from: str | Path | None = None) -> Run:
+def train(
+    config: TrainConfig,
+    resume_from: str | Path | None = None,
+    on_evaluation: Callable[[pd.DataFrame], None] | None = None,
+) -> Run:
     """Train an agent; see the module docstring.
 
     Args:
         config: Everything about the run.
         resume_from: A checkpoint of this run to continue (weights, optimizer, step count,
             learning-rate schedule and evaluation history).
+        on_evaluation: Called with the history so far after every evaluation (a notebook's
+            live learning curve, see `plot_history`).
 
     Returns:
         The `Run`.
@@ -115,7 +122,7 @@ def train(config: TrainConfig, resume_from: str | Path | None = None) -> Run:
         if history and "curriculum_longest" in history[-1]:  # a resumed run keeps its lengths
             curriculum.longest = int(history[-1]["curriculum_longest"])
             venv.env_method("set_length_weights", curriculum.weights())
-    evaluator = EvalCallback(config, eval_env, puzzles, curriculum)
+    evaluator = EvalCallback(config, eval_env, puzzles, curriculum, on_evaluation)
     evaluator.history = history
     callbacks = CallbackList([evaluator, CheckpointCallback(config.save_freq, run_dir, save)])
 

@@ -10,7 +10,7 @@ import torch
 from gridlab.checkpoints import read_checkpoint
 from gridlab.cli import main
 from gridlab.env import BoardSpec, generate_bank
-from gridlab.training import EvaluationResult, Run, TrainConfig, train
+from gridlab.training import EvaluationResult, Run, TrainConfig, plot_history, train
 from gridlab.training.callbacks import CheckpointCallback, Curriculum
 from tests.conftest import quick_config
 
@@ -120,3 +120,13 @@ def test_train_command_from_a_config_file(tmp_path: Path, capsys) -> None:
 def test_bad_resume_is_rejected(v1_run: Run, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="trained with another policy"):
         train(quick_config(tmp_path, policy="small_cnn"), resume_from=v1_run.checkpoint)
+
+
+def test_on_evaluation_sees_the_growing_history_and_plot_history_draws_it(tmp_path: Path) -> None:
+    seen: list[list[int]] = []
+    run = train(quick_config(tmp_path, total_timesteps=3072), on_evaluation=lambda h: seen.append(list(h.step)))
+    assert seen == [[1024], [1024, 2048], [1024, 2048, 3072]]
+    ax = plot_history(run.history)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["length 1", "all"]  # v1: every layout is one move
+    assert list(ax.get_lines()[1].get_ydata()) == list(run.history.success_rate)
