@@ -30,7 +30,7 @@ from gridlab.env.layouts import (
 )
 from gridlab.env.observations import channel_names
 from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank, generate_bank
-from gridlab.env.rendering import board_rgb, describe_plan, plot_board
+from gridlab.env.rendering import board_rgb, describe_plan, plot_board, plot_cell_directions, plot_cell_values
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.env.solver import optimal_first_moves, solve
 
@@ -66,6 +66,8 @@ __all__ = [
     "optimal_first_moves",
     "parse_ascii",
     "plot_board",
+    "plot_cell_directions",
+    "plot_cell_values",
     "random_board",
     "random_layout",
     "render_ascii",

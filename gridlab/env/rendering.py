@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
-from gridlab.env.board import DIRECTION_NAMES, Cell, FixedLayout, Move, check_move, slide
+from gridlab.env.board import DELTAS, DIRECTION_NAMES, Cell, FixedLayout, Move, check_move, slide
 
 # One colour per robot id (red, blue, green, yellow, purple), as on the game board.
 ROBOT_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -153,6 +153,48 @@ def plot_board(
         )
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_cell_values(
+    layout: FixedLayout,
+    values: np.ndarray,
+    robots: Sequence[Cell] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    cmap: str = "RdBu_r",
+) -> Axes:
+    """The board with an ``(H, W)`` map (an attribution, a probe's score per cell) drawn over it.
+
+    Diverging maps (``cmap="RdBu_r"``, the default) are centred on zero.
+    """
+    ax = plot_board(layout, robots=robots, ax=ax, title=title)
+    limit = float(np.abs(values).max()) or 1.0
+    vmin, vmax = (-limit, limit) if cmap == "RdBu_r" else (float(values.min()), float(values.max()))
+    extent = (0, layout.width, layout.height, 0)
+    ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, alpha=0.55, extent=extent, zorder=3)
+    return ax
+
+
+def plot_cell_directions(
+    layout: FixedLayout,
+    directions: np.ndarray,
+    robots: Sequence[Cell] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    color: str = "black",
+) -> Axes:
+    """The board with an arrow in every cell of an ``(H, W)`` direction map (0-3; -1: none).
+
+    Draws ``plan_direction``/``reach_direction`` labels or a square probe's predictions of them.
+    """
+    ax = plot_board(layout, robots=robots, ax=ax, title=title)
+    for r, c in zip(*np.nonzero(directions >= 0), strict=True):
+        dr, dc = DELTAS[int(directions[r, c])]
+        ax.annotate(
+            "", xy=(c + 0.5 + 0.3 * dc, r + 0.5 + 0.3 * dr), xytext=(c + 0.5 - 0.3 * dc, r + 0.5 - 0.3 * dr),
+            arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.5}, zorder=8,
+        )  # fmt: skip
     return ax
 
 

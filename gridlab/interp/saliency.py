@@ -25,7 +25,7 @@ from torch import nn
 from gridlab.agent import Agent, State
 from gridlab.env.board import Cell, FixedLayout
 from gridlab.env.observations import WALL_CHANNELS
-from gridlab.env.rendering import plot_board
+from gridlab.env.rendering import plot_cell_values
 
 METHODS = ("saliency", "integrated_gradients", "gradient_shap", "occlusion")
 
@@ -166,11 +166,8 @@ def plot_saliency(
     """
     n = len(channel_names)
     fig, axes = plt.subplots(1, n + 1, figsize=(2.2 * (n + 1), 2.6))
-    summed = maps.sum(axis=0)
     limit = float(np.abs(maps).max()) or 1.0
-    plot_board(layout, robots=robots, ax=axes[0])
-    axes[0].imshow(summed, cmap="RdBu_r", vmin=-np.abs(summed).max() or -1, vmax=np.abs(summed).max() or 1,
-                   alpha=0.55, extent=(0, layout.width, layout.height, 0), zorder=3)  # fmt: skip
+    plot_cell_values(layout, maps.sum(axis=0), robots=robots, ax=axes[0])
     axes[0].set_title("summed", fontsize=8)
     for ax, name, plane in zip(axes[1:], channel_names, maps, strict=True):
         ax.imshow(plane, cmap="RdBu_r", vmin=-limit, vmax=limit)
