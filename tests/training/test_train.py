@@ -124,7 +124,8 @@ def test_bad_resume_is_rejected(v1_run: Run, tmp_path: Path) -> None:
 
 def test_on_evaluation_sees_the_growing_history_and_plot_history_draws_it(tmp_path: Path) -> None:
     seen: list[list[int]] = []
-    run = train(quick_config(tmp_path, total_timesteps=3072), on_evaluation=lambda h: seen.append(list(h.step)))
+    config = quick_config(tmp_path, total_timesteps=3072)
+    run = train(config, on_evaluation=lambda history: seen.append(list(history.step)))
     assert seen == [[1024], [1024, 2048], [1024, 2048, 3072]]
     ax = plot_history(run.history)
     labels = [line.get_label() for line in ax.get_lines()]
