@@ -186,10 +186,11 @@ def plot_history(history: pd.DataFrame, ax: Axes | None = None) -> Axes:
                 label=f"length {length}",
             )
         ax.plot(history["step"], history["success_rate"], color="black", lw=2, label="all")
-        if "curriculum_longest" in history:
-            twin = ax.twinx()
-            twin.step(history["step"], history["curriculum_longest"], "--", color="grey", where="post")
-            twin.set_ylabel("longest length trained", color="grey")
+        if "curriculum_longest" in history:  # mark each unlocked length where it happened
+            longest = history["curriculum_longest"].to_numpy()
+            for k in np.flatnonzero(np.diff(longest)) + 1:
+                ax.axvline(history["step"].iloc[k], color="grey", ls=":", lw=1)
+                ax.text(history["step"].iloc[k], 0.02, f" +{longest[k]}", color="grey", fontsize=7)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("greedy held-out success")
     ax.set_ylim(-0.02, 1.02)

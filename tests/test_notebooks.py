@@ -1,0 +1,39 @@
+"""Every notebook runs end to end at the small budget, and the committed copies hold real outputs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+spec = importlib.util.spec_from_file_location("execute_notebooks", NOTEBOOKS / "execute.py")
+execute_notebooks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(execute_notebooks)
+
+PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_the_five_analyses_are_there() -> None:
+    assert [p.stem for p in PATHS] == [
+        "01_train", "02_checkpoint_and_activations", "03_probes", "04_saliency", "05_interventions",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_committed_notebook_holds_outputs_of_a_full_run(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1)), "run every cell in order"
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "a notebook without a figure"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_executes_at_the_small_budget(path: Path, tmp_path: Path) -> None:
+    written = execute_notebooks.execute(path, small=True, out=tmp_path)
+    notebook = nbformat.read(written, as_version=4)
+    assert all(cell.execution_count for cell in notebook.cells if cell.cell_type == "code")
