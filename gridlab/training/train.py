@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import torch
 from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.logger import configure
 
 from gridlab.checkpoints import read_checkpoint, save_checkpoint
 
@@ -86,6 +87,8 @@ def train(
 
     # MODEL
     model = build_model(config, venv, str(run_dir / "tensorboard") if config.tensorboard else None)
+    if not config.tensorboard:  # SB3's default logger would leave an empty SB3-* folder in /tmp per run
+        model.set_logger(configure(str(run_dir), format_strings=[]))
     history: list[dict[str, Any]] = []
     elapsed_before = 0.0
     if resume_from is not None:
