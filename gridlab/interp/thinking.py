@@ -1,0 +1,89 @@
+"""Thinking time: how a recurrent agent's success changes when it may think before acting.
+
+As in the DRC studies (Guez et al. 2019; Bush et al. 2025), the agent gets ``k`` extra steps of
+computation on the first observation of each episode before it acts: its core runs ``k`` times
+on that observation, carrying its recurrent state, and no action is taken. ``k = 0`` is
+ordinary greedy play, identical to `Agent.evaluate`. Each extra step is ``n_ticks`` ticks of
+every ConvLSTM layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.axes import Axes
+from tqdm import tqdm
+
+from gridlab.agent import Agent
+from gridlab.env.board import FixedLayout
+from gridlab.training.evaluation import ActFn, evaluate
+
+
+def thinking_act(agent: Agent, steps: int) -> ActFn:
+    """Greedy ``act`` for `evaluate` that first runs the core ``steps`` times on each episode's
+    first observation (one environment at a time or a batch that starts together)."""
+    if not agent.is_recurrent:
+        raise ValueError("thinking time needs a recurrent agent (policy 'convlstm'), not a feed-forward one")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+
+    def act(obs: np.ndarray, state: object, episode_start: np.ndarray) -> tuple[np.ndarray, object]:
+        if not np.asarray(episode_start).all():
+            return agent.act(obs, state, episode_start)
+        thought = agent.initial_state(len(obs))
+        with torch.no_grad():
+            for _ in range(steps):
+                thought = tuple(s.numpy() for s in agent.forward(obs, thought).state)
+        return agent.act(obs, thought, np.zeros(len(obs), dtype=bool))
+
+    return act
+
+
+def thinking_time(
+    agent: Agent,
+    puzzles: list[tuple[FixedLayout, int]],
+    steps: Sequence[int] = (0, 1, 2, 4, 8),
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Greedy success on ``puzzles`` for each number of extra thinking steps.
+
+    Args:
+        agent: A recurrent (ConvLSTM) agent.
+        puzzles: ``(layout, optimal_length)`` pairs, e.g. `evaluation_puzzles`.
+        steps: Extra steps of computation before the first action.
+        progress: Show a progress bar.
+
+    Returns:
+        One row per number of steps: ``success_rate``, ``moves_over_optimal`` and
+        ``success_len_{L}`` for every optimal length ``L`` present.
+    """
+    env = agent.make_env()
+    rows = []
+    for k in tqdm(steps, desc="thinking time", disable=not progress):
+        result = evaluate(thinking_act(agent, k), env, puzzles)
+        row = {"steps": k, "success_rate": result.success_rate}
+        row |= {"moves_over_optimal": result.moves_over_optimal}
+        row |= {f"success_len_{length}": s["success_rate"] for length, s in result.by_length().items()}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("steps")
+
+
+def plot_thinking_time(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Success against extra thinking steps, overall and per optimal length (`thinking_time`'s table)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.5))
+    lengths = [c for c in table if c.startswith("success_len_")]
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(lengths), 1)))
+    for column, colour in zip(lengths, colours, strict=False):
+        label = f"length {column.rsplit('_', 1)[1]}"
+        ax.plot(table.index, table[column], "o-", color=colour, lw=1, label=label)
+    ax.plot(table.index, table["success_rate"], "o-", color="black", lw=2, label="all")
+    ax.set_xlabel("extra thinking steps before the first action")
+    ax.set_ylabel("greedy success")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    return ax
