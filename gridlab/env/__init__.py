@@ -17,6 +17,7 @@ from gridlab.env.board import (
     empty_walls,
     replay,
     slide,
+    slide_path,
 )
 from gridlab.env.generator import BoardSpec, random_board, random_layout
 from gridlab.env.layouts import (
@@ -73,5 +74,6 @@ __all__ = [
     "render_ascii",
     "replay",
     "slide",
+    "slide_path",
     "solve",
 ]

@@ -235,6 +235,19 @@ def _as_cell(value: object, what: str, height: int, width: int) -> Cell:
     return (r, c)
 
 
+def slide_path(
+    h_walls: np.ndarray, v_walls: np.ndarray, robots: Sequence[Cell], robot: int, direction: int
+) -> list[Cell]:
+    """Every cell ``robot`` occupies sliding in ``direction``: its start, the cells it crosses and
+    its stop (just the start when a wall or robot blocks the move)."""
+    stop = slide(h_walls, v_walls, robots, robot, direction)
+    dr, dc = DELTAS[direction]
+    cells = [tuple(robots[robot])]
+    while cells[-1] != stop:
+        cells.append((cells[-1][0] + dr, cells[-1][1] + dc))
+    return cells
+
+
 def check_move(move: Move, num_robots: int) -> tuple[int, int]:
     """Validate a ``(robot, direction)`` pair and return it as plain ints."""
     robot, direction = (int(x) for x in move)

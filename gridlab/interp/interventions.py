@@ -10,6 +10,8 @@ just another hook name (``drc.layers.0.hook_c.1``).
 * `steer`: add ``strength * direction`` (a probe's direction, one vector per cell) at chosen
   cells; `steering_success` reports how often the agent then takes the intended action, beside
   the same intervention with random directions of equal norm (the control).
+* `plan_steering`: plant moves the agent would not make, with square-level plan probes'
+  directions along each move's cells, over many boards (the Sokoban study's shortcut test).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 import torch
 
 from gridlab.agent import Agent, State
-from gridlab.env.board import Cell
+from gridlab.env.board import Cell, FixedLayout, slide_path
+from gridlab.interp.probes import ProbeResult, probe_direction
 
 
 @dataclass
@@ -158,3 +161,47 @@ def steering_success(
         "random_control_rate": float(np.mean(control)),
         "baseline_rate": float((effect.before.argmax(1) == intended).mean()),
     }
+
+
+def plan_steering(
+    agent: Agent, layouts: Sequence[FixedLayout], hook: str, probes: Sequence[ProbeResult],
+    strength: float = 1.0, controls: int = 10, seed: int = 0,
+) -> dict[str, float]:  # fmt: skip
+    """Plant moves with plan probes' directions and count how often the agent makes them.
+
+    For every board, robot ``r`` and direction ``d`` such that the move is possible and is not
+    the agent's greedy action, adds the direction of class ``d`` of ``probes[r]`` (a
+    square-level ``plan_direction`` probe of robot ``r`` at ``hook``), scaled to ``strength``
+    times the mean norm of one cell's activation, at every cell of that move (the robot's cell
+    and those it would slide through), at the first step of an episode. Success: the greedy
+    action becomes ``4 * r + d``. The control adds random directions of the same norm at the
+    same cells (`steering_success`).
+
+    Returns:
+        ``{"success_rate", "random_control_rate", "baseline_rate", "cases"}``, averaged over
+        every planted move.
+    """
+    if any(p.hook != hook or p.kind != "square" or p.label != "plan_direction" for p in probes):
+        raise ValueError(f"probes must be square-level plan_direction probes of {hook!r}, one per robot")
+    env = agent.make_env()
+    obs = np.stack([env.reset(options={"layout": layout})[0] for layout in layouts])
+    _, cache = agent.run_with_cache(obs, names_filter=agent.hook_point(hook).name)
+    cell_norm = float(cache[hook].norm(dim=1).mean())
+    with torch.no_grad():
+        greedy = agent.forward(obs).logits.argmax(1).numpy()
+    outcomes = []
+    for k, layout in enumerate(layouts):
+        for robot, result in enumerate(probes):
+            for d in range(4):
+                cells = slide_path(layout.h_walls, layout.v_walls, layout.robots, robot, d)
+                if len(cells) == 1 or 4 * robot + d == greedy[k]:
+                    continue
+                direction = probe_direction(result, class_id=d)
+                direction = direction / np.linalg.norm(direction) * cell_norm
+                outcomes.append(
+                    steering_success(agent, obs[k : k + 1], hook, direction, cells, np.array([4 * robot + d]),
+                                     strength, controls, seed + k)
+                )  # fmt: skip
+    if not outcomes:
+        raise ValueError("no move to plant: every possible move is the agent's greedy one")
+    return {key: float(np.mean([o[key] for o in outcomes])) for key in outcomes[0]} | {"cases": len(outcomes)}

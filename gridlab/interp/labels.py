@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gridlab.env.board import DELTAS, Cell, FixedLayout, slide
+from gridlab.env.board import Cell, FixedLayout, slide, slide_path
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
 
 LABEL_NAMES = (
@@ -75,17 +75,12 @@ def state_labels(
         labels["optimal_actions"][4 * robot + direction] = True
         labels["next_robot"][robot] = True
     for robot, direction in plan:
-        start = current[robot]
-        stop = slide(state.h_walls, state.v_walls, current, robot, direction)
-        dr, dc = DELTAS[direction]
-        r, c = start
-        while True:
-            labels["plan_path"][robot, r, c] = True
-            if (r, c) == stop:
-                break
-            if labels["plan_direction"][robot, r, c] < 0:  # the *next* move from this cell
-                labels["plan_direction"][robot, r, c] = direction
-            r, c = r + dr, c + dc
-        labels["plan_stop"][(robot, *stop)] = True
-        current[robot] = stop
+        path = slide_path(state.h_walls, state.v_walls, current, robot, direction)
+        for cell in path:
+            labels["plan_path"][(robot, *cell)] = True
+        for cell in path[:-1]:
+            if labels["plan_direction"][(robot, *cell)] < 0:  # the *next* move from this cell
+                labels["plan_direction"][(robot, *cell)] = direction
+        labels["plan_stop"][(robot, *path[-1])] = True
+        current[robot] = path[-1]
     return labels

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gridlab.env.board import DOWN, LEFT, RIGHT, UP, FixedLayout, empty_walls, replay, slide
+from gridlab.env.board import DOWN, LEFT, RIGHT, UP, FixedLayout, empty_walls, replay, slide, slide_path
 
 
 def open_board(size: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +48,15 @@ def test_blocked_move_leaves_robot_in_place() -> None:
     assert slide(h, v, robots, 0, LEFT) == (3, 3)  # wall
     assert slide(h, v, robots, 0, UP) == (3, 3)  # robot directly above
     assert slide(h, v, [(0, 0)], 0, UP) == (0, 0)  # border
+
+
+def test_slide_path_lists_every_cell_from_start_to_stop() -> None:
+    h, v = open_board()
+    v[3, 1] = True  # wall on the left of (3, 1)
+    robots = [(3, 4), (0, 4)]
+    assert slide_path(h, v, robots, 0, LEFT) == [(3, 4), (3, 3), (3, 2), (3, 1)]
+    assert slide_path(h, v, robots, 0, UP) == [(3, 4), (2, 4), (1, 4)]  # stops below robot 1
+    assert slide_path(h, v, robots, 1, UP) == [(0, 4)]  # blocked by the border
 
 
 def test_robot_slides_over_goal_without_stopping() -> None:
