@@ -120,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.field_help()}
     base = TrainConfig.load(args.config).to_dict() if args.config else {}
     config = TrainConfig.from_dict(base | overrides)
-    run = train(config)
+    run = train(config, resume_from=args.resume_from)
     print(f"\n{run.agent.evaluate(progress=False).table()}")
     state = "interrupted; " if run.interrupted else ""
     print(f"\n{state}checkpoint written to {run.checkpoint}")
@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmd = commands.add_parser("train", help="train an agent (every TrainConfig field is an option)")
     train_cmd.add_argument(
         "--config", type=Path, default=None, help="start from this YAML or JSON config file"
+    )
+    train_cmd.add_argument(
+        "--resume-from", type=Path, default=None, help="continue this run from one of its checkpoints"
     )
     _add_config_options(train_cmd)
     train_cmd.set_defaults(func=_train)

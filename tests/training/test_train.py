@@ -117,6 +117,17 @@ def test_train_command_from_a_config_file(tmp_path: Path, capsys) -> None:
     assert read_checkpoint(tmp_path / "cli" / "final").metadata["config"]["seed"] == 1
 
 
+def test_train_command_resumes_a_run(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.yaml"
+    quick_config(tmp_path, milestone="v0", total_timesteps=1024, run_name="cli").save(config_file)
+    assert main(["train", "--config", str(config_file)]) == 0
+    first = tmp_path / "cli" / "final"
+    args = ["train", "--config", str(config_file), "--total-timesteps", "2048", "--resume-from", str(first)]
+    assert main(args) == 0
+    training = read_checkpoint(first).metadata["training"]  # the final checkpoint was replaced
+    assert training["num_timesteps"] == 2048 and [row["step"] for row in training["history"]] == [1024, 2048]
+
+
 def test_bad_resume_is_rejected(v1_run: Run, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="trained with another policy"):
         train(quick_config(tmp_path, policy="small_cnn"), resume_from=v1_run.checkpoint)
