@@ -5,7 +5,7 @@
     next-move direction at every square from the spatial layers) -> saliency maps -> report
 
 Everything lands in one output folder; `quickstart` returns the report as a dict and
-``report.md`` says where each file is. ``budget="small"`` runs the same loop on a few thousand
+``report.md`` says where each file is. ``budget="small"`` runs the same loop on a third of the
 steps (the test suite uses it).
 """
 
@@ -84,7 +84,7 @@ def quickstart(
             evaluation = agent.evaluate(
                 episodes=sizes.eval_episodes, out=out / "evaluation.json", progress=False
             )
-        with stage("labelled rollouts on fresh boards"):
+        with stage("labelled rollouts on held-out boards"):
             puzzles = [layout for layout, _ in evaluation_puzzles(agent.config, sizes.probe_episodes)]
             rollouts = collect_rollouts(agent, puzzles, deterministic=False, seed=seed, progress=False)
             rollouts.save(out / "rollouts")
