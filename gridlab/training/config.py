@@ -79,7 +79,9 @@ class TrainConfig:
     total_timesteps: int = 100_000
     """Environment steps to train for (summed over envs)."""
     learning_rate: float = 3e-4
-    """Adam learning rate."""
+    """Adam learning rate (at the start, when learning_rate_end is set)."""
+    learning_rate_end: float | None = None
+    """Decay the learning rate linearly to this value at total_timesteps (None: constant)."""
     ent_coef: float = 0.01
     """Entropy bonus coefficient."""
     n_steps: int = 128
@@ -167,6 +169,8 @@ class TrainConfig:
                 _bad(name, getattr(self, name), "0 (off) or a positive number of steps")
         if not self.learning_rate > 0:
             _bad("learning_rate", self.learning_rate, "a positive number")
+        if self.learning_rate_end is not None and not self.learning_rate_end > 0:
+            _bad("learning_rate_end", self.learning_rate_end, "a positive number or None")
         for name in ("gamma", "gae_lambda", "curriculum_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 _bad(name, getattr(self, name), "a number in [0, 1]")

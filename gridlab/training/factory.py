@@ -9,6 +9,8 @@ from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from gridlab.env.batched_vec_env import BatchedRicochetVecEnv
@@ -84,8 +86,11 @@ def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) 
     policy_class, policy_kwargs = sb3_policy(spec)
     algorithm = RecurrentPPO if spec["algorithm"] == "RecurrentPPO" else PPO
     torch.set_num_threads(config.threads)
+    learning_rate: float | Schedule = config.learning_rate
+    if config.learning_rate_end is not None:  # SB3 schedules take the progress remaining, 1 -> 0
+        learning_rate = LinearSchedule(config.learning_rate, config.learning_rate_end, end_fraction=1.0)
     return algorithm(
-        policy_class, venv, learning_rate=config.learning_rate, n_steps=config.n_steps,
+        policy_class, venv, learning_rate=learning_rate, n_steps=config.n_steps,
         batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
         gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
         vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm, seed=config.seed,

@@ -12,6 +12,7 @@ from gridlab.cli import main
 from gridlab.env import BoardSpec, generate_bank
 from gridlab.training import EvaluationResult, Run, TrainConfig, plot_history, train
 from gridlab.training.callbacks import CheckpointCallback, Curriculum
+from gridlab.training.factory import build_model, make_vec_env
 from tests.conftest import quick_config
 
 
@@ -142,3 +143,24 @@ def test_on_evaluation_sees_the_growing_history_and_plot_history_draws_it(tmp_pa
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["length 1", "all"]  # v1: every layout is one move
     assert list(ax.get_lines()[1].get_ydata()) == list(run.history.success_rate)
+
+
+def test_learning_rate_decays_linearly_and_resumes_on_schedule(tmp_path: Path) -> None:
+    config = quick_config(tmp_path, total_timesteps=2048, learning_rate=1e-3, learning_rate_end=1e-4)
+    model = build_model(config, make_vec_env(config), None)
+    assert [model.lr_schedule(p) for p in (1.0, 0.5, 0.0)] == pytest.approx([1e-3, 5.5e-4, 1e-4])
+
+    def stop(history: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C at the first evaluation (1,024 steps)
+
+    def last_lr(run: Run) -> float:
+        return read_checkpoint(run.checkpoint).optimizer_state()["param_groups"][0]["lr"]
+
+    first = train(config, on_evaluation=stop)
+    assert first.interrupted
+    assert last_lr(first) == pytest.approx(7.75e-4)  # one update, at 512 of 2,048 steps
+    resumed = train(config, resume_from=first.checkpoint)
+    assert list(resumed.history.step) == [1024, 2048]
+    assert last_lr(resumed) == pytest.approx(1e-4)  # the schedule went on from 1,024, not from 0
+    with pytest.raises(ValueError, match="learning_rate_end"):
+        quick_config(tmp_path, learning_rate_end=0.0)
