@@ -4,13 +4,17 @@
     (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
 
 Ctrl-C (KeyboardInterrupt) ends training early but still writes the final checkpoint and
-returns the `Run`, so a notebook cell never loses a run.
+returns the `Run`, so a notebook cell never loses a run. SIGTERM does the same, for runs in the
+background (where shells ignore SIGINT).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -129,15 +133,16 @@ def train(
     evaluator.history = history
     callbacks = CallbackList([evaluator, CheckpointCallback(config.save_freq, run_dir, save)])
 
-    # TRAIN
+    # TRAIN (Ctrl-C, or SIGTERM for a run in the background, ends it with a final checkpoint)
     try:
-        model.learn(
-            total_timesteps=max(config.total_timesteps - model.num_timesteps, 0),
-            callback=callbacks,
-            progress_bar=config.progress_bar,
-            reset_num_timesteps=resume_from is None,
-            tb_log_name="train",
-        )
+        with _sigterm_as_interrupt():
+            model.learn(
+                total_timesteps=max(config.total_timesteps - model.num_timesteps, 0),
+                callback=callbacks,
+                progress_bar=config.progress_bar,
+                reset_num_timesteps=resume_from is None,
+                tb_log_name="train",
+            )
     except KeyboardInterrupt:
         interrupted = True
     if not evaluator.history or evaluator.history[-1]["step"] != model.num_timesteps:
@@ -145,3 +150,20 @@ def train(
     final = save(run_dir / "final")
     venv.close()
     return Run(run_dir, final, pd.DataFrame(evaluator.history), interrupted)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt (main thread only; signals need it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,6 +1,10 @@
 """train(): history, early stop, Ctrl-C, resume, curriculum, evaluation output, the CLI."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +168,19 @@ def test_learning_rate_decays_linearly_and_resumes_on_schedule(tmp_path: Path) -
     assert last_lr(resumed) == pytest.approx(1e-4)  # the schedule went on from 1,024, not from 0
     with pytest.raises(ValueError, match="learning_rate_end"):
         quick_config(tmp_path, learning_rate_end=0.0)
+
+
+def test_sigterm_ends_a_background_run_with_a_final_checkpoint(tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "gridlab.cli", "train", "--milestone", "v1", "--total-timesteps", "10000000",
+        "--save-freq", "1024", "--eval-freq", "0", "--no-progress-bar", "--no-tensorboard",
+        "--output-dir", str(tmp_path), "--run-name", "bg",
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "bg" / "step_1024").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0
+    training = read_checkpoint(tmp_path / "bg" / "final").metadata["training"]
+    assert training["interrupted"] and 1024 <= training["num_timesteps"] < 10_000_000
