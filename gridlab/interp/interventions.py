@@ -185,10 +185,9 @@ def plan_steering(
         raise ValueError(f"probes must be square-level plan_direction probes of {hook!r}, one per robot")
     env = agent.make_env()
     obs = np.stack([env.reset(options={"layout": layout})[0] for layout in layouts])
-    _, cache = agent.run_with_cache(obs, names_filter=agent.hook_point(hook).name)
+    out, cache = agent.run_with_cache(obs, names_filter=agent.hook_point(hook).name)
     cell_norm = float(cache[hook].norm(dim=1).mean())
-    with torch.no_grad():
-        greedy = agent.forward(obs).logits.argmax(1).numpy()
+    greedy = out.logits.argmax(1).numpy()
     outcomes = []
     for k, layout in enumerate(layouts):
         for robot, result in enumerate(probes):
