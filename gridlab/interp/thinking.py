@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from gridlab.agent import Agent
 from gridlab.env.board import FixedLayout
-from gridlab.training.evaluation import ActFn, evaluate
+from gridlab.training.evaluation import ActFn, evaluate, plot_success_by_length
 
 
 def thinking_act(agent: Agent, steps: int) -> ActFn:
@@ -58,17 +58,13 @@ def thinking_time(
         progress: Show a progress bar.
 
     Returns:
-        One row per number of steps: ``success_rate``, ``moves_over_optimal`` and
-        ``success_len_{L}`` for every optimal length ``L`` present.
+        One row per number of steps: `EvaluationResult.summary` (``success_rate``,
+        ``moves_over_optimal``, ``extra_moves``, ``success_len_{L}``).
     """
     env = agent.make_env()
     rows = []
     for k in tqdm(steps, desc="thinking time", disable=not progress):
-        result = evaluate(thinking_act(agent, k), env, puzzles)
-        row = {"steps": k, "success_rate": result.success_rate}
-        row |= {"moves_over_optimal": result.moves_over_optimal}
-        row |= {f"success_len_{length}": s["success_rate"] for length, s in result.by_length().items()}
-        rows.append(row)
+        rows.append({"steps": k} | evaluate(thinking_act(agent, k), env, puzzles).summary())
     return pd.DataFrame(rows).set_index("steps")
 
 
@@ -76,14 +72,8 @@ def plot_thinking_time(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Success against extra thinking steps, overall and per optimal length (`thinking_time`'s table)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.5))
-    lengths = [c for c in table if c.startswith("success_len_")]
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(lengths), 1)))
-    for column, colour in zip(lengths, colours, strict=False):
-        label = f"length {column.rsplit('_', 1)[1]}"
-        ax.plot(table.index, table[column], "o-", color=colour, lw=1, label=label)
-    ax.plot(table.index, table["success_rate"], "o-", color="black", lw=2, label="all")
+    plot_success_by_length(table.index, table, ax, marker="o-")
     ax.set_xlabel("extra thinking steps before the first action")
     ax.set_ylabel("greedy success")
-    ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7)
     return ax

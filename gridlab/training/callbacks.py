@@ -73,14 +73,7 @@ class EvalCallback(BaseCallback):
     def run_evaluation(self) -> bool:
         """Evaluate now; returns False when training should stop."""
         result = evaluate(self._act, self.env, self.puzzles)
-        row: dict[str, Any] = {
-            "step": self.num_timesteps,
-            "success_rate": result.success_rate,
-            "moves_over_optimal": result.moves_over_optimal,
-            "extra_moves": result.extra_moves,
-        }
-        for length, stats in result.by_length().items():
-            row[f"success_len_{length}"] = stats["success_rate"]
+        row: dict[str, Any] = {"step": self.num_timesteps} | result.summary()
         if self.curriculum is not None:
             if self.curriculum.update(result):
                 self.training_env.env_method("set_length_weights", self.curriculum.weights())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,16 @@ class EvaluationResult:
         if not self.solved.any():
             return float("nan")
         return float((self.moves[self.solved] - self.optimal[self.solved]).mean())
+
+    def summary(self) -> dict[str, float]:
+        """One flat row: ``success_rate``, ``moves_over_optimal``, ``extra_moves`` and
+        ``success_len_{L}`` for every optimal length ``L`` (the columns of `Run.history`)."""
+        row = {
+            "success_rate": self.success_rate,
+            "moves_over_optimal": self.moves_over_optimal,
+            "extra_moves": self.extra_moves,
+        }
+        return row | {f"success_len_{length}": s["success_rate"] for length, s in self.by_length().items()}
 
     def by_length(self) -> dict[int, dict[str, float]]:
         """Success rate, episodes and mean moves of solved ones, per optimal length."""
@@ -175,17 +185,7 @@ def plot_history(history: pd.DataFrame, ax: Axes | None = None) -> Axes:
         _, ax = plt.subplots(figsize=(6, 3.5))
     ax.clear()
     if len(history):
-        lengths = sorted(int(c.rsplit("_", 1)[1]) for c in history if c.startswith("success_len_"))
-        colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(lengths), 1)))
-        for length, colour in zip(lengths, colours, strict=False):
-            ax.plot(
-                history["step"],
-                history[f"success_len_{length}"],
-                color=colour,
-                lw=1,
-                label=f"length {length}",
-            )
-        ax.plot(history["step"], history["success_rate"], color="black", lw=2, label="all")
+        plot_success_by_length(history["step"], history, ax)
         if "curriculum_longest" in history:  # mark each unlocked length where it happened
             longest = history["curriculum_longest"].to_numpy()
             for k in np.flatnonzero(np.diff(longest)) + 1:
@@ -193,6 +193,16 @@ def plot_history(history: pd.DataFrame, ax: Axes | None = None) -> Axes:
                 ax.text(history["step"].iloc[k], 0.02, f" +{longest[k]}", color="grey", fontsize=7)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("greedy held-out success")
-    ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7, loc="lower right")
     return ax
+
+
+def plot_success_by_length(x: Sequence[float], table: pd.DataFrame, ax: Axes, marker: str = "") -> None:
+    """Draw ``table``'s ``success_len_{L}`` columns (one colour per length) and ``success_rate``
+    (black) against ``x`` on ``ax``, on a 0-1 scale."""
+    lengths = sorted(int(c.rsplit("_", 1)[1]) for c in table if c.startswith("success_len_"))
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(lengths), 1)))
+    for length, colour in zip(lengths, colours, strict=False):
+        ax.plot(x, table[f"success_len_{length}"], marker, color=colour, lw=1, label=f"length {length}")
+    ax.plot(x, table["success_rate"], marker, color="black", lw=2, label="all")
+    ax.set_ylim(-0.02, 1.02)
