@@ -125,16 +125,22 @@ class Agent:
         return RicochetRobotsEnv(**(env_kwargs(self.config, split) | overrides))
 
     def evaluate(
-        self, episodes: int | None = None, out: str | os.PathLike | None = None, progress: bool = True
+        self,
+        episodes: int | None = None,
+        out: str | os.PathLike | None = None,
+        progress: bool = True,
+        per_length: bool = False,
     ) -> EvaluationResult:
         """Greedy evaluation on the run's held-out puzzles (see `evaluation_puzzles`).
 
         Args:
-            episodes: Puzzles to play (default: the config's ``eval_episodes``).
+            episodes: Puzzles to play (default: the config's ``eval_episodes``); with
+                ``per_length``, puzzles of each optimal length.
             out: Also write the result as JSON here.
             progress: Show a progress bar.
+            per_length: Draw the same number of puzzles at every optimal length (needs a bank).
         """
-        puzzles = evaluation_puzzles(self.config, episodes or self.config.eval_episodes)
+        puzzles = evaluation_puzzles(self.config, episodes or self.config.eval_episodes, per_length)
         result = evaluate(self.act, self.make_env(), puzzles, progress)
         if out is not None:
             result.save(out)

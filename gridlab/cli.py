@@ -130,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     agent = Agent.load(args.checkpoint)
     out = args.out or Path(args.checkpoint) / "evaluation.json"
-    result = agent.evaluate(episodes=args.episodes, out=out)
+    result = agent.evaluate(episodes=args.episodes, out=out, per_length=args.per_length)
     print(f"{agent}\n{result.table()}\nwritten to {out}")
     return 0
 
@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument("checkpoint", help="checkpoint folder")
     evaluate_cmd.add_argument(
         "--episodes", type=int, default=None, help="puzzles to play (default: the run's)"
+    )
+    evaluate_cmd.add_argument(
+        "--per-length", action="store_true", help="play EPISODES puzzles of each optimal length (banks)"
     )
     evaluate_cmd.add_argument(
         "--out", type=Path, default=None, help="JSON file (default: CHECKPOINT/evaluation.json)"

@@ -3,11 +3,14 @@
     python scripts/ship_checkpoints.py                 # every config in configs/checkpoints/
     python scripts/ship_checkpoints.py v4_mlp v1_mlp   # some of them
     python scripts/ship_checkpoints.py --evaluate-only # only rewrite the evaluation reports
+    python scripts/ship_checkpoints.py NAME --from runs/NAME/final  # ship a long run's checkpoint
 
-Each agent trains from ``configs/checkpoints/NAME.yaml`` under ``runs/checkpoints/NAME``; its
-final checkpoint is copied to ``checkpoints/NAME`` (replacing the old one only once the new one
-is complete) with ``evaluation.json`` and ``evaluation.txt``: greedy success on held-out puzzles
-(every layout for milestones).
+Each agent trains from ``configs/checkpoints/NAME.yaml`` under ``runs/checkpoints/NAME`` (or,
+with ``--from``, is a checkpoint of a run too long for this script, such as the 8x8 agents of
+``configs/*_8x8_2robots.yaml``); the checkpoint is copied to ``checkpoints/NAME`` (replacing the
+old one only once the new one is complete) with ``evaluation.json`` and ``evaluation.txt``:
+greedy success on held-out puzzles (every layout for milestones; for agents trained on a puzzle
+bank, the same number of puzzles at every optimal length).
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ CONFIGS = ROOT / "configs" / "checkpoints"
 SHIPPED = ROOT / "checkpoints"
 
 
-def ship(name: str, episodes: int) -> None:
-    """Train ``name`` from its config and replace ``checkpoints/NAME`` once the new one is complete."""
-    config = TrainConfig.load(CONFIGS / f"{name}.yaml")
-    config.output_dir, config.run_name = "runs/checkpoints", name  # relative: metadata names no machine path
-    run = train(config)
+def ship(name: str, episodes: int, per_length: int, source: Path | None = None) -> None:
+    """Train ``name`` from its config (or take ``source``) and replace ``checkpoints/NAME`` once complete."""
+    if source is None:
+        config = TrainConfig.load(CONFIGS / f"{name}.yaml")
+        # a relative output folder: the metadata names no path of this machine
+        config.output_dir, config.run_name = "runs/checkpoints", name
+        source = train(config).checkpoint
     staging = Path(tempfile.mkdtemp(dir=SHIPPED, prefix=f".{name}-"))
-    shutil.copytree(run.checkpoint, staging, dirs_exist_ok=True)
-    write_report(staging, name, episodes)
+    shutil.copytree(source, staging, dirs_exist_ok=True)
+    write_report(staging, name, episodes, per_length)
     target = SHIPPED / name
     if target.exists():
         old = target.with_name(f".{name}-old")
@@ -44,10 +49,13 @@ def ship(name: str, episodes: int) -> None:
         staging.rename(target)
 
 
-def write_report(folder: Path, name: str, episodes: int) -> None:
+def write_report(folder: Path, name: str, episodes: int, per_length: int) -> None:
     """Greedy held-out evaluation of the checkpoint in ``folder``: evaluation.json and evaluation.txt."""
     agent = Agent.load(folder)
-    result = agent.evaluate(episodes=episodes, progress=False)
+    if agent.config.bank is not None:
+        result = agent.evaluate(episodes=per_length, per_length=True)
+    else:
+        result = agent.evaluate(episodes=episodes, progress=False)
     result.save(folder / "evaluation.json")
     policy, steps = agent.metadata["policy_spec"]["policy"], agent.metadata["training"]["num_timesteps"]
     text = f"{name}: {policy}, {steps:,} training steps\n{result.table()}\n"
@@ -59,15 +67,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="config names (default: all)")
     parser.add_argument("--episodes", type=int, default=500, help="held-out puzzles for random-board agents")
+    parser.add_argument("--per-length", type=int, default=100, help="puzzles per length for bank agents")
     parser.add_argument("--evaluate-only", action="store_true", help="rewrite the reports of shipped agents")
+    parser.add_argument("--from", dest="source", type=Path, help="ship this checkpoint as NAME, untrained")
     args = parser.parse_args()
+    if args.source is not None and len(args.names) != 1:
+        parser.error("--from ships one checkpoint: name it once, e.g. NAME --from runs/NAME/final")
+    source = args.source.resolve() if args.source else None
     os.chdir(ROOT)
     SHIPPED.mkdir(exist_ok=True)
     for name in args.names or sorted(p.stem for p in CONFIGS.glob("*.yaml")):
         if args.evaluate_only:
-            write_report(SHIPPED / name, name, args.episodes)
+            write_report(SHIPPED / name, name, args.episodes, args.per_length)
         else:
-            ship(name, args.episodes)
+            ship(name, args.episodes, args.per_length, source)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from gridlab.agent import Agent, State
 from gridlab.env.board import Cell, FixedLayout, slide_path
 from gridlab.interp.probes import ProbeResult, probe_direction
 
+DIRECTION_LABELS = ("plan_direction", "agent_direction")  # square-level labels whose classes are moves
+
 
 @dataclass
 class InterventionEffect:
@@ -171,18 +173,20 @@ def plan_steering(
 
     For every board, robot ``r`` and direction ``d`` such that the move is possible and is not
     the agent's greedy action, adds the direction of class ``d`` of ``probes[r]`` (a
-    square-level ``plan_direction`` probe of robot ``r`` at ``hook``), scaled to ``strength``
-    times the mean norm of one cell's activation, at every cell of that move (the robot's cell
-    and those it would slide through), at the first step of an episode. Success: the greedy
-    action becomes ``4 * r + d``. The control adds random directions of the same norm at the
-    same cells (`steering_success`).
+    square-level ``plan_direction`` or ``agent_direction`` probe of robot ``r`` at ``hook``),
+    scaled to ``strength`` times the mean norm of one cell's activation, at every cell of that
+    move (the robot's cell and those it would slide through), at the first step of an episode.
+    Success: the greedy action becomes ``4 * r + d``. The control adds random directions of the
+    same norm at the same cells (`steering_success`).
 
     Returns:
         ``{"success_rate", "random_control_rate", "baseline_rate", "cases"}``, averaged over
         every planted move.
     """
-    if any(p.hook != hook or p.kind != "square" or p.label != "plan_direction" for p in probes):
-        raise ValueError(f"probes must be square-level plan_direction probes of {hook!r}, one per robot")
+    if any(p.hook != hook or p.kind != "square" or p.label not in DIRECTION_LABELS for p in probes):
+        raise ValueError(
+            f"probes must be square-level {' or '.join(DIRECTION_LABELS)} probes of {hook!r}, one per robot"
+        )
     env = agent.make_env()
     obs = np.stack([env.reset(options={"layout": layout})[0] for layout in layouts])
     out, cache = agent.run_with_cache(obs, names_filter=agent.hook_point(hook).name)

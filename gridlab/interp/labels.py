@@ -21,6 +21,15 @@ name                   shape, dtype            meaning
 
 Plan maps follow one optimal plan (the solver's, deterministic); ``optimal_actions`` and
 ``next_robot`` cover every optimal plan.
+
+`agent_directions(layout, robots, actions)` labels a whole episode with what the agent itself
+did next, the square-level target of the Sokoban DRC probes (Bush et al. 2025):
+
+=====================  ======================  ==================================================
+``agent_direction``    ``(N, H, W)`` int8      direction robot ``i`` next moves *from* each cell
+                                               in the rest of the episode, the agent's own moves
+                                               (0-3), -1 elsewhere
+=====================  ======================  ==================================================
 """
 
 from __future__ import annotations
@@ -83,4 +92,28 @@ def state_labels(
                 labels["plan_direction"][(robot, *cell)] = direction
         labels["plan_stop"][(robot, *path[-1])] = True
         current[robot] = path[-1]
+    return labels
+
+
+def agent_directions(layout: FixedLayout, robots: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """``agent_direction`` at every step of one episode (see the module docstring).
+
+    Args:
+        layout: The episode's puzzle.
+        robots: ``(T, N, 2)`` robot cells before each action.
+        actions: ``(T,)`` actions taken (``4 * robot + direction``; a no-op moves nothing).
+
+    Returns:
+        ``(T, N, H, W)`` int8.
+    """
+    steps, n = robots.shape[:2]
+    labels = np.full((steps, n, layout.height, layout.width), -1, dtype=np.int8)
+    later = labels[0].copy()  # directions of the moves after step t; earlier moves overwrite later ones
+    for t in reversed(range(steps)):
+        robot, direction = divmod(int(actions[t]), 4)
+        if robot < n:
+            cells = [tuple(cell) for cell in robots[t]]
+            for cell in slide_path(layout.h_walls, layout.v_walls, cells, robot, direction)[:-1]:
+                later[(robot, *cell)] = direction
+        labels[t] = later
     return labels

@@ -14,7 +14,8 @@ field              shape                           meaning
 ``robots``         ``(T, N, 2)`` int64             robot cells before the action (the board)
 ``state_h``        ``(T, D, 1, hidden * H * W)``   recurrent state the agent held *before*
 ``state_c``                                        acting (recurrent agents only)
-``labels[name]``   ``(T, ...)``                    `gridlab.interp.labels.state_labels`
+``labels[name]``   ``(T, ...)``                    `gridlab.interp.labels.state_labels`, and
+                                                   ``agent_direction`` (`agent_directions`)
 =================  ==============================  ============================================
 
 ``layouts`` keeps each episode's puzzle. `Rollouts.save` / `Rollouts.load` use one ``.npz``
@@ -36,7 +37,7 @@ from gridlab.agent import Agent
 from gridlab.env.ascii import parse_ascii, render_ascii
 from gridlab.env.board import FixedLayout
 from gridlab.files import atomic_write, atomic_write_json
-from gridlab.interp.labels import LABEL_NAMES, state_labels
+from gridlab.interp.labels import LABEL_NAMES, agent_directions, state_labels
 
 _FIELDS = ("obs", "actions", "rewards", "episode", "step", "robots")
 
@@ -106,7 +107,7 @@ def collect_rollouts(
     torch.manual_seed(seed)
     env = agent.make_env()
     columns: dict[str, list[np.ndarray]] = {name: [] for name in (*_FIELDS, "state_h", "state_c")}
-    labels: dict[str, list[np.ndarray]] = {name: [] for name in LABEL_NAMES}
+    labels: dict[str, list[np.ndarray]] = {name: [] for name in (*LABEL_NAMES, "agent_direction")}
     solved = []
     for index, layout in enumerate(tqdm(puzzles, desc="rollouts", disable=not progress, leave=False)):
         obs, _ = env.reset(options={"layout": layout})
@@ -128,6 +129,8 @@ def collect_rollouts(
                 columns[name].append(np.asarray(value))
             if terminated or truncated:
                 break
+        episode = np.stack(columns["robots"][-(t + 1) :]), np.stack(columns["actions"][-(t + 1) :])
+        labels["agent_direction"].extend(agent_directions(layout, *episode))
         solved.append(bool(info["is_success"]))
     stacked = {k: np.stack(v) for k, v in columns.items() if v}
     return Rollouts(

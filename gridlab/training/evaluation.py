@@ -116,11 +116,15 @@ class EvaluationResult:
         atomic_write_json(path, self.to_dict())
 
 
-def evaluation_puzzles(config: TrainConfig, episodes: int) -> list[tuple[FixedLayout, int]]:
+def evaluation_puzzles(
+    config: TrainConfig, episodes: int, per_length: bool = False
+) -> list[tuple[FixedLayout, int]]:
     """Held-out puzzles with their optimal lengths, in a fixed order.
 
-    Milestones: every layout once. A bank: its first ``episodes`` held-out puzzles. Random
-    boards: ``episodes`` puzzles from a seed stream that training never uses.
+    Milestones: every layout once. A bank: its first ``episodes`` held-out puzzles, or with
+    ``per_length`` the first ``episodes`` of each optimal length from ``min_moves`` to
+    ``max_moves`` (grouped by length: the same number of puzzles at every length). Random boards:
+    ``episodes`` puzzles from a seed stream that training never uses.
     """
     if config.milestone is not None:
         layouts = milestone_layouts(config.milestone)
@@ -129,12 +133,19 @@ def evaluation_puzzles(config: TrainConfig, episodes: int) -> list[tuple[FixedLa
         bank = PuzzleBank.load(config.bank)
         rows = bank.indices(split="heldout")
         lengths = bank.arrays["length"][rows]
-        rows = rows[(lengths >= config.min_moves) & (lengths <= config.max_moves)][:episodes]
+        if per_length:
+            rows = np.concatenate(
+                [rows[lengths == n][:episodes] for n in range(config.min_moves, config.max_moves + 1)]
+            )
+        else:
+            rows = rows[(lengths >= config.min_moves) & (lengths <= config.max_moves)][:episodes]
         if len(rows) == 0:
             raise ValueError(
                 f"bank {config.bank} has no held-out puzzles of length {config.min_moves}..{config.max_moves}"
             )
         return [(bank.layout(int(r)), int(bank.arrays["length"][r])) for r in rows]
+    if per_length:
+        raise ValueError("per_length needs a puzzle bank (config.bank); random boards come in one stream")
     spec = BoardSpec(config.height, config.width, config.num_robots)
     rng = np.random.default_rng(config.seed + EVAL_SEED_OFFSET)
     puzzles = []

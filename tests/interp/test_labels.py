@@ -5,6 +5,7 @@ import numpy as np
 from gridlab.env import BoardSpec, fixed_layout_v2_two_moves, fixed_layout_v3_blocker, random_layout, replay
 from gridlab.env.solver import optimal_first_moves, solve
 from gridlab.interp import LABEL_NAMES, state_labels
+from gridlab.interp.labels import agent_directions
 
 
 def test_blocker_labels_are_exact() -> None:
@@ -21,6 +22,28 @@ def test_blocker_labels_are_exact() -> None:
     assert labels["plan_path"][0].sum() == 3 and labels["plan_path"][1].sum() == 5
     assert np.argwhere(labels["reach_direction"][1] >= 0).tolist() == [[0, 3], [4, 0], [4, 4]]
     assert labels["reach_direction"][1][0, 3] == 0
+
+
+def test_agent_directions_follow_the_agents_own_moves() -> None:
+    layout = fixed_layout_v3_blocker()  # robot 0 at (0,0), robot 1 at (4,3)
+    # The agent wanders: robot 0 DOWN, robot 0 UP (back), robot 1 UP, robot 0 RIGHT; one move is blocked.
+    cells = [[(0, 0), (4, 3)], [(4, 0), (4, 3)], [(0, 0), (4, 3)], [(0, 0), (0, 3)], [(0, 0), (0, 3)]]
+    robots = np.array(cells)
+    actions = np.array([4 * 0 + 1, 4 * 0 + 0, 4 * 1 + 0, 4 * 1 + 0, 4 * 0 + 3])  # step 3: the wall blocks it
+    labels = agent_directions(layout, robots, actions)
+    assert labels.shape == (5, 2, 5, 5) and labels.dtype == np.int8
+    first = np.full((2, 5, 5), -1)
+    first[0, :4, 0] = 1  # robot 0 next moves DOWN off (0,0)..(3,0) ...
+    first[0, 4, 0] = 0  # ... and UP off (4,0) on its way back
+    first[1, 1:, 3] = 0  # robot 1 moves UP off (4,3)..(1,3)
+    first[0, 0, 1] = 3  # (0,1) is first left by robot 0's last move, RIGHT from (0,0) to (0,2)
+    np.testing.assert_array_equal(labels[0], first)
+    later = np.full((2, 5, 5), -1)
+    later[0, 0, :2] = 3  # robot 0's last move, RIGHT, is the next one off (0,0) from step 2 on
+    later[1, 1:, 3] = 0
+    np.testing.assert_array_equal(labels[2], later)
+    np.testing.assert_array_equal(labels[3], labels[4])  # the blocked move labels nothing
+    assert labels[4][1].max() == -1 and labels[4][0, 0, :2].tolist() == [3, 3]
 
 
 def test_labels_after_a_move_follow_the_new_position() -> None:

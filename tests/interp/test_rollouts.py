@@ -7,6 +7,7 @@ import pytest
 
 from gridlab.env import fixed_layouts_v1_four_targets
 from gridlab.interp import Rollouts, collect_rollouts, state_labels
+from gridlab.interp.labels import agent_directions
 from gridlab.training import Run, train
 from tests.conftest import quick_config
 
@@ -24,6 +25,13 @@ def test_rollouts_of_a_trained_agent_carry_obs_actions_and_labels(v1_run: Run, t
         for name, value in state_labels(layout, [tuple(p) for p in rollouts.robots[i]]).items():
             np.testing.assert_array_equal(rollouts.labels[name][i], value)
     last = np.flatnonzero(np.diff(rollouts.episode, append=4))  # final step of each episode
+    for episode, layout in enumerate(puzzles):  # the agent's own next moves, episode by episode
+        steps = rollouts.episode == episode
+        expected = agent_directions(layout, rollouts.robots[steps], rollouts.actions[steps])
+        np.testing.assert_array_equal(rollouts.labels["agent_direction"][steps], expected)
+    # Every episode ends with its one-move solution: there the agent's move is the solver's plan.
+    agent_moves, plan = rollouts.labels["agent_direction"], rollouts.labels["plan_direction"]
+    np.testing.assert_array_equal(agent_moves[last], plan[last])
     assert (rollouts.rewards[last] > 0.9).all() and (rollouts.labels["moves_remaining"][last] == 1).all()
     rollouts.save(tmp_path / "r")
     again = Rollouts.load(tmp_path / "r")

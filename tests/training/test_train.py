@@ -13,8 +13,8 @@ import torch
 
 from gridlab.checkpoints import read_checkpoint
 from gridlab.cli import main
-from gridlab.env import BoardSpec, generate_bank
-from gridlab.training import EvaluationResult, Run, TrainConfig, plot_history, train
+from gridlab.env import BoardSpec, PuzzleBank, generate_bank, solve
+from gridlab.training import EvaluationResult, Run, TrainConfig, evaluation_puzzles, plot_history, train
 from gridlab.training.callbacks import CheckpointCallback, Curriculum
 from gridlab.training.factory import build_model, make_vec_env
 from tests.conftest import quick_config
@@ -104,6 +104,22 @@ def test_curriculum_training_on_a_bank_reweights_the_envs(tmp_path: Path) -> Non
     longer = TrainConfig(**(config.to_dict() | {"total_timesteps": 3072, "eval_freq": 4096}))
     resumed = train(longer, resume_from=run.checkpoint)
     assert list(resumed.history.curriculum_longest) == [2, 3, 4]
+
+
+def test_per_length_evaluation_draws_the_same_number_at_every_length(tmp_path: Path) -> None:
+    bank = tmp_path / "bank"
+    generate_bank(bank, BoardSpec(5, 5, 1), per_length=30, min_moves=1, max_moves=3, heldout_fraction=0.5,
+                  progress=False)  # fmt: skip
+    config = quick_config(tmp_path, milestone=None, bank=str(bank), min_moves=2, max_moves=3)
+    puzzles = evaluation_puzzles(config, 4, per_length=True)
+    assert [n for _, n in puzzles] == [2, 2, 2, 2, 3, 3, 3, 3]
+    for layout, n in puzzles:
+        assert len(solve(layout)) == n
+    heldout = PuzzleBank.load(bank)
+    rows = heldout.indices(length=2, split="heldout")[:4]
+    assert [layout for layout, _ in puzzles[:4]] == [heldout.layout(int(r)) for r in rows]
+    with pytest.raises(ValueError, match="per_length needs a puzzle bank"):
+        evaluation_puzzles(quick_config(tmp_path, milestone=None), 4, per_length=True)
 
 
 def test_evaluate_command_writes_json(v1_run: Run, tmp_path: Path, capsys) -> None:
