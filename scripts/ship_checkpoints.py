@@ -21,6 +21,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import torch
+
 from gridlab import Agent, TrainConfig, train
 from gridlab.files import atomic_write
 
@@ -74,6 +76,7 @@ def main() -> None:
     if args.source is not None and len(args.names) != 1:
         parser.error("--from ships one checkpoint: name it once, e.g. NAME --from runs/NAME/final")
     source = args.source.resolve() if args.source else None
+    torch.set_num_threads(1)  # evaluation of these small networks: more threads only contend
     os.chdir(ROOT)
     SHIPPED.mkdir(exist_ok=True)
     for name in args.names or sorted(p.stem for p in CONFIGS.glob("*.yaml")):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -152,7 +154,10 @@ def fit_and_score(
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"the training split has a single class {np.unique(y_train)}; collect more episodes")
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=200))
-    model.fit(data.x[train], y_train)
+    with warnings.catch_warnings(record=True) as caught:  # reported in the metrics, not printed per probe
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(data.x[train], y_train)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     predicted = model.predict(data.x[test])
     present = np.union1d(data.y[test], predicted)  # classes absent from both do not score
     per_class = f1_score(data.y[test], predicted, labels=present, average=None, zero_division=0)
@@ -160,6 +165,7 @@ def fit_and_score(
         "macro_f1": float(per_class.mean()),
         "per_class_f1": {int(c): float(f) for c, f in zip(present, per_class, strict=True)},
         "accuracy": float(accuracy_score(data.y[test], predicted)),
+        "converged": converged,
     }
 
 

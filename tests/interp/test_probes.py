@@ -1,7 +1,11 @@
 """Linear probes: planted signals are recovered, shuffled labels stay near chance, episodes stay whole."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 
 from gridlab.cli import main
 from gridlab.env import fixed_layouts_v1_four_targets
@@ -36,7 +40,7 @@ def test_planted_linear_signal_is_recovered_and_the_control_is_near_chance(task:
     _, real = fit_and_score(data, task, train, test)
     _, control = fit_and_score(data, task, train, test, shuffle_seed=0)
     if task == "classification":
-        assert real["macro_f1"] > 0.9 and real["accuracy"] > 0.9
+        assert real["macro_f1"] > 0.9 and real["accuracy"] > 0.9 and real["converged"]
         assert control["macro_f1"] < 0.5  # three classes: chance is about 1/3
     else:
         assert real["r2"] > 0.95 and control["r2"] < 0.1
@@ -51,6 +55,20 @@ def test_square_probe_shares_one_map_across_cells() -> None:
     train, test = split_by_episode(data.groups, 0.25, 0)
     assert not set(data.groups[train]) & set(data.groups[test])  # episodes never straddle the split
     assert fit_and_score(data, "classification", train, test)[1]["macro_f1"] > 0.95
+
+
+def test_a_probe_that_does_not_converge_says_so_in_its_metrics_not_on_stderr(monkeypatch, recwarn) -> None:
+    fit = LogisticRegression.fit
+
+    def fit_without_converging(self, *args, **kwargs):
+        warnings.warn("lbfgs failed to converge", ConvergenceWarning, stacklevel=2)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", fit_without_converging)
+    data = planted("classification")
+    train, test = split_by_episode(data.groups, 0.25, seed=0)
+    assert fit_and_score(data, "classification", train, test)[1]["converged"] is False
+    assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
 
 
 def test_absent_classes_do_not_count_as_perfect() -> None:
