@@ -1,8 +1,13 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from gridlab.training import Run, TrainConfig, train
+
+# The networks under test are small: one thread is fastest, and more contend with each other
+# (a 8x8 DRC steps 5x slower with two threads on this 2-core machine). Training sets its own.
+torch.set_num_threads(1)
 
 
 def quick_config(tmp_path: Path, **overrides: object) -> TrainConfig:
