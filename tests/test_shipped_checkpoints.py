@@ -17,12 +17,12 @@ FIXED_SET = 100  # random boards: the first held-out puzzles of each agent's rep
 PER_LENGTH = 10  # puzzle-bank agents: the first held-out puzzles of each optimal length in the report
 MAX_MB = 10.0
 # Greedy held-out success each random-board agent must keep, on its report and on the fixed set.
-# The 8x8 agents fall short of issue 8's targets (>= 90% at 1-4 moves, >= 60% at 5-6): their
-# floors are what they reached, less a margin for the small fixed set.
+# The 8x8 agents fall short of the targets set for them (>= 90% at 1-4 moves, >= 60% at 5-6):
+# their floors are what they reached, less a margin for the small fixed set.
 MIN_SUCCESS = {
     "random5x5_small_cnn": 0.9,
     "random5x5_convlstm": 0.9,
-    "random8x8_small_cnn": 0.3,
+    "random8x8_small_cnn": 0.35,
     "random8x8_convlstm": 0.1,
 }
 

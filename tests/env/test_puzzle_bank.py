@@ -57,7 +57,8 @@ def test_generation_is_deterministic_and_top_up_keeps_old_puzzles(bank_dir: Path
 
 def test_interrupted_generation_leaves_a_loadable_bank(tmp_path: Path) -> None:
     path = tmp_path / "killed"
-    script = (
+    script = (  # Ctrl-C raises KeyboardInterrupt even when pytest runs in the background (SIGINT ignored)
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "from gridlab.env import BoardSpec; from gridlab.env.puzzle_bank import generate_bank; "
         f"generate_bank({str(path)!r}, BoardSpec(8, 8, 3), 100000, 1, 10, save_every=0.2, progress=False)"
     )

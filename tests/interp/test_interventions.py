@@ -93,5 +93,5 @@ def test_plan_steering_plants_moves_more_often_than_random_directions() -> None:
     assert stats["cases"] == len(possible)
     assert stats["baseline_rate"] == 0.0  # only moves the agent would not make are planted
     assert stats["success_rate"] > stats["random_control_rate"] + 0.05
-    with pytest.raises(ValueError, match="square-level plan_direction probes"):
+    with pytest.raises(ValueError, match="square-level plan_direction or agent_direction probes"):
         plan_steering(agent, boards, "features_extractor.hook_relu2", [plan_probe])
