@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from gridlab.agent import Agent
 from gridlab.env.ascii import parse_ascii, render_ascii
@@ -306,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The networks are small: one thread is fastest, and more only contend on a busy machine
+    # (a DRC steps 5x slower with two). Training sets its own (TrainConfig.threads).
+    torch.set_num_threads(1)
     try:
         return args.func(args)
     except (ValueError, RuntimeError, OSError) as error:  # caller mistakes: no traceback

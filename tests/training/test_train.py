@@ -124,7 +124,9 @@ def test_per_length_evaluation_draws_the_same_number_at_every_length(tmp_path: P
 
 def test_evaluate_command_writes_json(v1_run: Run, tmp_path: Path, capsys) -> None:
     out = tmp_path / "eval.json"
+    torch.set_num_threads(2)
     assert main(["evaluate", str(v1_run.checkpoint), "--out", str(out)]) == 0
+    assert torch.get_num_threads() == 1  # analysis commands run the small networks on one thread
     assert "100.0%" in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert data["success_rate"] == 1.0 and data["by_length"]["1"]["episodes"] == 4
