@@ -131,13 +131,14 @@ def evaluation_puzzles(
         return [(layout, len(solve(layout, config.max_steps) or [])) for layout in layouts]
     if config.bank is not None:
         bank = PuzzleBank.load(config.bank)
-        rows = bank.indices(split="heldout")
-        lengths = bank.arrays["length"][rows]
         if per_length:
-            rows = np.concatenate(
-                [rows[lengths == n][:episodes] for n in range(config.min_moves, config.max_moves + 1)]
-            )
+            rows = np.concatenate([
+                bank.indices(length=n, split="heldout")[:episodes]
+                for n in range(config.min_moves, config.max_moves + 1)
+            ])  # fmt: skip
         else:
+            rows = bank.indices(split="heldout")
+            lengths = bank.arrays["length"][rows]
             rows = rows[(lengths >= config.min_moves) & (lengths <= config.max_moves)][:episodes]
         if len(rows) == 0:
             raise ValueError(
