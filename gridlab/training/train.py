@@ -4,8 +4,8 @@
     (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
 
 Ctrl-C (KeyboardInterrupt) ends training early but still writes the final checkpoint and
-returns the `Run`, so a notebook cell never loses a run. SIGTERM does the same, for runs in the
-background (where shells ignore SIGINT).
+returns the `Run`, so a notebook cell never loses a run. SIGTERM (runs in the background, where
+shells ignore SIGINT) stops training at its next step, with the same final checkpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
-from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 
 from gridlab.checkpoints import read_checkpoint, save_checkpoint
@@ -131,11 +131,14 @@ def train(
             venv.env_method("set_length_weights", curriculum.weights())
     evaluator = EvalCallback(config, eval_env, puzzles, curriculum, on_evaluation)
     evaluator.history = history
-    callbacks = CallbackList([evaluator, CheckpointCallback(config.save_freq, run_dir, save)])
+    terminated = threading.Event()
+    callbacks = CallbackList(
+        [evaluator, CheckpointCallback(config.save_freq, run_dir, save), StopWhenSet(terminated)]
+    )
 
     # TRAIN (Ctrl-C, or SIGTERM for a run in the background, ends it with a final checkpoint)
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_sets(terminated):
             model.learn(
                 total_timesteps=max(config.total_timesteps - model.num_timesteps, 0),
                 callback=callbacks,
@@ -145,6 +148,7 @@ def train(
             )
     except KeyboardInterrupt:
         interrupted = True
+    interrupted = interrupted or terminated.is_set()
     if not evaluator.history or evaluator.history[-1]["step"] != model.num_timesteps:
         evaluator.run_evaluation()
     final = save(run_dir / "final")
@@ -152,17 +156,29 @@ def train(
     return Run(run_dir, final, pd.DataFrame(evaluator.history), interrupted)
 
 
+class StopWhenSet(BaseCallback):
+    """Ends training at the next step once ``event`` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def _on_step(self) -> bool:
+        return not self.event.is_set()
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt (main thread only; signals need it)."""
+def _sigterm_sets(event: threading.Event) -> Iterator[None]:
+    """Within the block, SIGTERM sets ``event`` (main thread only; signals need it).
+
+    Training then stops at its next step (`StopWhenSet`); raising from the handler instead
+    could land inside a checkpoint's zip writer, whose cleanup replaces the interrupt with
+    another error and loses the final checkpoint.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
     try:
         yield
     finally:
