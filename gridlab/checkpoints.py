@@ -63,6 +63,10 @@ class Checkpoint:
         except (RuntimeError, SafetensorError) as error:
             raise ValueError(f"checkpoint {self.path} weights do not fit the policy: {error}") from None
 
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The saved policy parameters by state-dict name (tensors shared by several names once)."""
+        return _load_tensors(self.path / WEIGHTS)
+
     def optimizer_state(self) -> dict[str, Any]:
         """The optimizer's ``state_dict``, rebuilt from safetensors and the metadata."""
         tensors = _load_tensors(self.path / OPTIMIZER)

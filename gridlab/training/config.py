@@ -75,6 +75,8 @@ class TrainConfig:
     """ConvLSTM: channels of the convolutional encoder."""
     drc_output: int = 256
     """ConvLSTM: size of the core's output vector."""
+    init_from: str | None = None
+    """Checkpoint whose weights start this run (same policy and board; more robots allowed)."""
     # -- PPO / RecurrentPPO --------------------------------------------------------------------
     total_timesteps: int = 100_000
     """Environment steps to train for (summed over envs)."""

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 
@@ -34,6 +36,7 @@ from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallb
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
+from gridlab.training.transfer import transfer_weights
 
 
 @dataclass
@@ -71,7 +74,8 @@ def train(
     Args:
         config: Everything about the run.
         resume_from: A checkpoint of this run to continue (weights, optimizer, step count,
-            learning-rate schedule and evaluation history).
+            learning-rate schedule and evaluation history). Without it, ``config.init_from``
+            starts a new run from another run's weights (`gridlab.training.transfer`).
         on_evaluation: Called with the history so far after every evaluation (a notebook's
             live learning curve, see `plot_history`).
 
@@ -95,6 +99,9 @@ def train(
         model.set_logger(configure(str(run_dir), format_strings=[]))
     history: list[dict[str, Any]] = []
     elapsed_before = 0.0
+    parent = None  # the run whose weights this one started from, with its steps and time
+    if resume_from is None and config.init_from is not None:
+        parent = _start_from(config.init_from, model, config, eval_env)
     if resume_from is not None:
         checkpoint = read_checkpoint(resume_from)
         if checkpoint.metadata["policy_spec"] != policy_spec(config):
@@ -106,6 +113,7 @@ def train(
         stats = checkpoint.metadata["training"]
         model.num_timesteps, model._n_updates = stats["num_timesteps"], stats["n_updates"]
         history, elapsed_before = list(stats["history"]), stats["elapsed_s"]
+        parent = stats.get("init_from")
 
     # CALLBACKS: evaluation (+ curriculum, early stop) and periodic checkpoints
     started = time.perf_counter()
@@ -115,7 +123,7 @@ def train(
         stats = {
             "num_timesteps": model.num_timesteps, "n_updates": model._n_updates,
             "elapsed_s": elapsed_before + time.perf_counter() - started,
-            "history": evaluator.history, "interrupted": interrupted,
+            "history": evaluator.history, "interrupted": interrupted, "init_from": parent,
         }  # fmt: skip
         return save_checkpoint(
             folder, model, config.to_dict(), env_spec(eval_env, config), policy_spec(config), stats
@@ -154,6 +162,21 @@ def train(
     final = save(run_dir / "final")
     venv.close()
     return Run(run_dir, final, pd.DataFrame(evaluator.history), interrupted)
+
+
+def _start_from(
+    path: str, model: PPO | RecurrentPPO, config: TrainConfig, eval_env: RicochetRobotsEnv
+) -> dict[str, Any]:
+    """Load ``path``'s weights into a new run (`transfer_weights`); what the run records of it."""
+    checkpoint = read_checkpoint(path)
+    if checkpoint.metadata["policy_spec"] != policy_spec(config):
+        raise ValueError(
+            f"init_from checkpoint {path} has policy {checkpoint.metadata['policy_spec']}, this run "
+            f"{policy_spec(config)}; set the same policy options"
+        )
+    transfer_weights(checkpoint, model.policy, env_spec(eval_env, config))
+    stats = checkpoint.metadata["training"]
+    return {"path": str(path), "num_timesteps": stats["num_timesteps"], "elapsed_s": stats["elapsed_s"]}
 
 
 class StopWhenSet(BaseCallback):
