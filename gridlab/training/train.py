@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
-from sb3_contrib import RecurrentPPO
-from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 
@@ -36,7 +34,7 @@ from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallb
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
-from gridlab.training.transfer import transfer_weights
+from gridlab.training.transfer import start_from
 
 
 @dataclass
@@ -101,7 +99,7 @@ def train(
     elapsed_before = 0.0
     parent = None  # the run whose weights this one started from, with its steps and time
     if resume_from is None and config.init_from is not None:
-        parent = _start_from(config.init_from, model, config, eval_env)
+        parent = start_from(config.init_from, model.policy, config, eval_env)
     if resume_from is not None:
         checkpoint = read_checkpoint(resume_from)
         if checkpoint.metadata["policy_spec"] != policy_spec(config):
@@ -162,21 +160,6 @@ def train(
     final = save(run_dir / "final")
     venv.close()
     return Run(run_dir, final, pd.DataFrame(evaluator.history), interrupted)
-
-
-def _start_from(
-    path: str, model: PPO | RecurrentPPO, config: TrainConfig, eval_env: RicochetRobotsEnv
-) -> dict[str, Any]:
-    """Load ``path``'s weights into a new run (`transfer_weights`); what the run records of it."""
-    checkpoint = read_checkpoint(path)
-    if checkpoint.metadata["policy_spec"] != policy_spec(config):
-        raise ValueError(
-            f"init_from checkpoint {path} has policy {checkpoint.metadata['policy_spec']}, this run "
-            f"{policy_spec(config)}; set the same policy options"
-        )
-    transfer_weights(checkpoint, model.policy, env_spec(eval_env, config))
-    stats = checkpoint.metadata["training"]
-    return {"path": str(path), "num_timesteps": stats["num_timesteps"], "elapsed_s": stats["elapsed_s"]}
 
 
 class StopWhenSet(BaseCallback):

@@ -23,10 +23,36 @@ from typing import Any
 import torch
 from torch import nn
 
-from gridlab.checkpoints import Checkpoint
+from gridlab.checkpoints import Checkpoint, read_checkpoint
+from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.training.config import TrainConfig
+from gridlab.training.factory import env_spec, policy_spec
 
 _FIRST_CONV = "features_extractor.conv1.weight"
 _ACTION_HEAD = ("action_net.weight", "action_net.bias")
+
+
+def start_from(path: str, policy: nn.Module, config: TrainConfig, env: RicochetRobotsEnv) -> dict[str, Any]:
+    """Load checkpoint ``path`` into ``config``'s freshly built ``policy`` (`transfer_weights`).
+
+    Args:
+        path: The checkpoint to start from (``config.init_from`` in a run).
+        policy: The new policy, built for ``config``.
+        config: The new run's config: its policy options must be the checkpoint's.
+        env: An environment of the new run (supplies its spec).
+
+    Returns:
+        What a run records of its start: the checkpoint's path, steps and training time.
+    """
+    checkpoint = read_checkpoint(path)
+    if checkpoint.metadata["policy_spec"] != policy_spec(config):
+        raise ValueError(
+            f"init_from checkpoint {path} has policy {checkpoint.metadata['policy_spec']}, this run "
+            f"{policy_spec(config)}; set the same policy options"
+        )
+    transfer_weights(checkpoint, policy, env_spec(env, config))
+    stats = checkpoint.metadata["training"]
+    return {"path": str(path), "num_timesteps": stats["num_timesteps"], "elapsed_s": stats["elapsed_s"]}
 
 
 def channel_sources(old_channels: list[str], new_channels: list[str]) -> list[int]:
