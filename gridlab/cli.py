@@ -130,10 +130,19 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     agent = Agent.load(args.checkpoint)
-    out = args.out or Path(args.checkpoint) / "evaluation.json"
+    out = args.out or _unused(Path(args.checkpoint) / "evaluation.json")  # never replaces a saved report
     result = agent.evaluate(episodes=args.episodes, out=out, per_length=args.per_length)
     print(f"{agent}\n{result.table()}\nwritten to {out}")
     return 0
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or the first of ``stem-2.suffix``, ``stem-3.suffix``, ... that does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -248,7 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-length", action="store_true", help="play EPISODES puzzles of each optimal length (banks)"
     )
     evaluate_cmd.add_argument(
-        "--out", type=Path, default=None, help="JSON file (default: CHECKPOINT/evaluation.json)"
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file (default: CHECKPOINT/evaluation.json, or evaluation-2.json, ... if taken)",
     )
     evaluate_cmd.set_defaults(func=_evaluate)
 

@@ -1,6 +1,7 @@
 """train(): history, early stop, Ctrl-C, resume, curriculum, evaluation output, the CLI."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,6 +131,17 @@ def test_evaluate_command_writes_json(v1_run: Run, tmp_path: Path, capsys) -> No
     assert "100.0%" in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert data["success_rate"] == 1.0 and data["by_length"]["1"]["episodes"] == 4
+
+
+def test_evaluate_command_never_replaces_a_saved_report(v1_run: Run, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(v1_run.checkpoint, checkpoint)
+    (checkpoint / "evaluation.json").write_text("{}")  # a report someone saved
+    assert main(["evaluate", str(checkpoint)]) == 0
+    assert main(["evaluate", str(checkpoint)]) == 0
+    assert (checkpoint / "evaluation.json").read_text() == "{}"
+    written = [json.loads((checkpoint / f"evaluation-{n}.json").read_text()) for n in (2, 3)]
+    assert [report["episodes"] for report in written] == [4, 4]  # every v1 layout once
 
 
 def test_train_command_from_a_config_file(tmp_path: Path, capsys) -> None:
