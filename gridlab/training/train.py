@@ -3,21 +3,23 @@
     config in -> environments -> model (PPO, or RecurrentPPO for the ConvLSTM) -> callbacks
     (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
 
-Ctrl-C (KeyboardInterrupt) ends training early but still writes the final checkpoint and
-returns the `Run`, so a notebook cell never loses a run. SIGTERM (runs in the background, where
-shells ignore SIGINT) stops training at its next step, with the same final checkpoint.
+Ctrl-C (or a notebook's interrupt) ends training at its next step, still writes the final
+checkpoint and returns the `Run`, so a notebook cell never loses a run; a second Ctrl-C raises
+at once. SIGTERM (runs in the background, where shells ignore SIGINT) stops training the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -144,7 +146,7 @@ def train(
 
     # TRAIN (Ctrl-C, or SIGTERM for a run in the background, ends it with a final checkpoint)
     try:
-        with _sigterm_sets(terminated):
+        with _stop_signals_set(terminated):
             model.learn(
                 total_timesteps=max(config.total_timesteps - model.num_timesteps, 0),
                 callback=callbacks,
@@ -174,8 +176,9 @@ class StopWhenSet(BaseCallback):
 
 
 @contextlib.contextmanager
-def _sigterm_sets(event: threading.Event) -> Iterator[None]:
-    """Within the block, SIGTERM sets ``event`` (main thread only; signals need it).
+def _stop_signals_set(event: threading.Event) -> Iterator[None]:
+    """Within the block, SIGTERM and a first SIGINT set ``event``; a second SIGINT raises
+    KeyboardInterrupt (main thread only: signals need it; an ignored SIGINT stays ignored).
 
     Training then stops at its next step (`StopWhenSet`); raising from the handler instead
     could land inside a checkpoint's zip writer, whose cleanup replaces the interrupt with
@@ -184,8 +187,21 @@ def _sigterm_sets(event: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        print("stopping at the next step (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
+    previous_int = signal.getsignal(signal.SIGINT)  # None: installed outside Python, left alone
+    handle_int = previous_int not in (signal.SIG_IGN, None)
+    if handle_int:
+        signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        if handle_int:
+            signal.signal(signal.SIGINT, previous_int)

@@ -200,17 +200,23 @@ def test_learning_rate_decays_linearly_and_resumes_on_schedule(tmp_path: Path) -
         quick_config(tmp_path, learning_rate_end=0.0)
 
 
-def test_sigterm_ends_a_background_run_with_a_final_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_ends_a_run_at_its_next_step_with_a_final_checkpoint(tmp_path: Path, signum: int) -> None:
+    script = (  # Ctrl-C reaches the child even when pytest runs in the background (SIGINT ignored)
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from gridlab.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
     command = [
-        sys.executable, "-m", "gridlab.cli", "train", "--milestone", "v1", "--total-timesteps", "10000000",
+        sys.executable, "-c", script, "train", "--milestone", "v1", "--total-timesteps", "10000000",
         "--save-freq", "1024", "--eval-freq", "0", "--no-progress-bar", "--no-tensorboard",
         "--output-dir", str(tmp_path), "--run-name", "bg",
     ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not (tmp_path / "bg" / "step_1024").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=120) == 0
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr.decode()[-2000:]
     training = read_checkpoint(tmp_path / "bg" / "final").metadata["training"]
     assert training["interrupted"] and 1024 <= training["num_timesteps"] < 10_000_000
