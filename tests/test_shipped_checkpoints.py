@@ -24,6 +24,8 @@ MIN_SUCCESS = {
     "random5x5_convlstm": 0.9,
     "random8x8_small_cnn": 0.35,
     "random8x8_convlstm": 0.2,
+    "random8x8_3robots_small_cnn": 0.3,
+    "random8x8_3robots_convlstm": 0.15,
 }
 
 
