@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from gymnasium import spaces
-from tqdm import trange
+from tqdm import tqdm, trange
 
 from gridlab.agent import Agent
 from gridlab.env.observations import ObservationEncoder
@@ -77,11 +77,11 @@ def solver_dataset(
         rows.extend(int(i) for i in rows_of_length)
     n_actions = 4 * bank.spec.num_robots
     obs, optimal, lengths = [], [], []
-    for row in trange(len(rows), desc="labelling", disable=not progress):
-        layout = bank.layout(rows[row])
+    for row in tqdm(rows, desc="labelling", disable=not progress):
+        layout = bank.layout(row)
         plan = solve(layout)
         if plan is None:
-            raise ValueError(f"puzzle {rows[row]} of the bank has no solution within the solver's depth")
+            raise ValueError(f"puzzle {row} of the bank has no solution within the solver's depth")
         encode = ObservationEncoder(layout, "image", channels_first=True, rgb_cell_size=1)
         for step in range(len(plan) if along_plans else 1):
             label = np.zeros(n_actions, dtype=bool)

@@ -100,8 +100,6 @@ def train(
     history: list[dict[str, Any]] = []
     elapsed_before = 0.0
     parent = None  # the run whose weights this one started from, with its steps and time
-    if resume_from is None and config.init_from is not None:
-        parent = start_from(config.init_from, model.policy, config, eval_env)
     if resume_from is not None:
         checkpoint = read_checkpoint(resume_from)
         if checkpoint.metadata["policy_spec"] != policy_spec(config):
@@ -114,6 +112,8 @@ def train(
         model.num_timesteps, model._n_updates = stats["num_timesteps"], stats["n_updates"]
         history, elapsed_before = list(stats["history"]), stats["elapsed_s"]
         parent = stats.get("init_from")
+    elif config.init_from is not None:
+        parent = start_from(config.init_from, model.policy, config, eval_env)
 
     # CALLBACKS: evaluation (+ curriculum, early stop) and periodic checkpoints
     started = time.perf_counter()

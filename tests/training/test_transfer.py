@@ -63,9 +63,8 @@ def test_a_widened_policy_plays_as_its_parent_until_the_new_robot_appears(
         for _ in range(2):  # two steps: the recurrent state carries over identically
             old, new = parent.agent.forward(obs2, old_state), child.forward(obs3, new_state)
             np.testing.assert_allclose(new.logits[:, :8], old.logits, atol=1e-5)
-            np.testing.assert_allclose(
-                new.logits[:, 8:], old.logits[:, 4:], atol=1e-5
-            )  # robot 2 copies robot 1
+            # robot 2's moves copy robot 1's
+            np.testing.assert_allclose(new.logits[:, 8:], old.logits[:, 4:], atol=1e-5)
             np.testing.assert_allclose(new.value, old.value, atol=1e-5)
             old_state, new_state = old.state, new.state
         # once robot 2 stands on the board it is seen (its channel starts with robot 1's weights)
