@@ -18,6 +18,7 @@ from pathlib import Path
 
 from _setup import single_core
 
+import gridlab
 from gridlab.interp import Rollouts, cache_rollouts, collect_rollouts
 from gridlab.interp.probes import probe_sweep, sweep_table
 from gridlab.training import TrainConfig, evaluation_puzzles, train
@@ -40,7 +41,7 @@ def main() -> None:
         config = TrainConfig(total_timesteps=512, n_steps=64, batch_size=128, eval_freq=0, eval_episodes=1,
                              progress_bar=False, tensorboard=False, output_dir=str(out), run_name=name,
                              **fields)  # fmt: skip
-        agent = train(config).agent
+        agent = gridlab.load(train(config).checkpoint)
         rollouts = collect_rollouts(
             agent, [p for p, _ in evaluation_puzzles(config, args.puzzles)], progress=False
         )

@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from gridlab.checkpoints import read_checkpoint
+from gridlab.env.board import FixedLayout
+from gridlab.env.puzzle_bank import PuzzleBank, find_bank
 from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.env.spec import EnvSpec
 from gridlab.models.hooks import (
     ActivationCache,
     HookFn,
@@ -25,10 +27,10 @@ from gridlab.models.hooks import (
     hook_points,
     resolve_hook_names,
 )
-from gridlab.models.recurrent_policy import ConvLSTMPolicy
+from gridlab.models.registry import PolicySpec
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles
-from gridlab.training.factory import build_policy, env_kwargs
+from gridlab.training.factory import env_kwargs, env_spec, policy_spec
 
 State = tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]
 
@@ -53,54 +55,92 @@ class Agent:
     """A trained policy with its configuration and environment, loaded from a checkpoint.
 
     Example:
-        >>> agent = gridlab.load("checkpoints/v1-mlp")
+        >>> agent = gridlab.load("checkpoints/v1_mlp")
         >>> env = agent.make_env()
         >>> obs, _ = env.reset(seed=0)
         >>> actions, state = agent.act(obs[None])
         >>> agent.evaluate(episodes=100).table()
 
+    Every entry point checks its inputs against the agent: observations ``(batch,
+    *observation_shape)`` (numpy or torch), recurrent states ``(n_layers, batch, hidden * H * W)``
+    and episode starts ``(batch,)``; a mismatch is a ``ValueError`` that says what was expected.
+
     Attributes:
         policy: The SB3 policy network (a `HookedModule` for the ConvLSTM policy).
         config: The run's `TrainConfig`.
-        metadata: The checkpoint's ``metadata.json``.
-        path: The checkpoint folder.
+        env_spec: Its environment (`EnvSpec`).
+        policy_spec: Its network (`PolicySpec`).
+        metadata: The checkpoint's ``metadata.json`` (empty for an agent built in memory).
+        path: The checkpoint folder (None for an agent built in memory).
     """
 
     def __init__(
         self,
         policy: ActorCriticPolicy,
         config: TrainConfig,
-        metadata: dict[str, Any],
+        env_spec: EnvSpec,
+        policy_spec: PolicySpec,
+        metadata: dict[str, Any] | None = None,
         path: Path | None = None,
     ) -> None:
         self.policy = policy
         self.config = config
-        self.metadata = metadata
+        self.env_spec = env_spec
+        self.policy_spec = policy_spec
+        self.metadata = metadata or {}
         self.path = path
+        self._bank: PuzzleBank | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> Agent:
         """Open a checkpoint folder; never unpickles anything from it."""
         checkpoint = read_checkpoint(path)
-        meta = checkpoint.metadata
-        config = TrainConfig.from_dict(meta["config"])
-        spec = meta["env_spec"]
-        dtype = np.dtype(spec["observation_dtype"])
-        high = 255 if dtype == np.uint8 else 1.0
-        observation_space = spaces.Box(0, high, shape=tuple(spec["observation_shape"]), dtype=dtype)
-        policy = build_policy(meta["policy_spec"], observation_space, spaces.Discrete(spec["n_actions"]))
+        config = TrainConfig.from_dict(checkpoint.metadata["config"])
+        spec = checkpoint.env_spec
+        policy = checkpoint.policy_spec.build(spec.observation_space(), spec.action_space())
         checkpoint.load_weights(policy)
         policy.to(device).eval()
-        return cls(policy, config, meta, Path(path))
+        return cls(policy, config, spec, checkpoint.policy_spec, checkpoint.metadata, Path(path))
+
+    @classmethod
+    def from_policy(
+        cls, policy: ActorCriticPolicy, config: TrainConfig, training: dict[str, Any] | None = None
+    ) -> Agent:
+        """An agent for a policy trained in memory for ``config`` (e.g. by `gridlab.training.imitate`).
+
+        Args:
+            policy: A network built for ``config`` (`policy_spec(config).build(...)`).
+            config: The run it plays.
+            training: What to keep as ``metadata["training"]`` (e.g. a loss curve).
+        """
+        env = RicochetRobotsEnv(**env_kwargs(config, "heldout"))
+        spec = env_spec(env, config)
+        if tuple(policy.observation_space.shape or ()) != spec.observation_shape:
+            raise ValueError(
+                f"the policy sees observations {policy.observation_space.shape}, the config's env gives "
+                f"{spec.observation_shape}; build the policy for this config"
+            )
+        metadata = {"training": training or {}}
+        return cls(policy.eval(), config, spec, policy_spec(config), metadata)
 
     @property
     def is_recurrent(self) -> bool:
-        return isinstance(self.policy, ConvLSTMPolicy)
+        return self.policy_spec.entry.recurrent
+
+    @property
+    def bank(self) -> PuzzleBank | None:
+        """The run's puzzle bank (None for milestone and random-board runs), found by its recorded
+        path and content digest from any working directory (see `find_bank`)."""
+        if self._bank is None and self.config.bank is not None:
+            ref = self.env_spec.bank
+            path, digest = (ref.path, ref.digest) if ref is not None else (self.config.bank, None)
+            self._bank = find_bank(path, digest, near=() if self.path is None else (self.path,))
+        return self._bank
 
     def act(
         self,
-        obs: np.ndarray,
-        state: tuple[np.ndarray, np.ndarray] | None = None,
+        obs: np.ndarray | torch.Tensor,
+        state: State | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
@@ -115,14 +155,25 @@ class Agent:
         Returns:
             ``(actions, state)``: actions ``(n_envs,)``; the state is ``None`` for feed-forward policies.
         """
+        batch = self._check_obs(obs)
+        self._check_state(state, episode_start, batch)
+        array = obs.detach().cpu().numpy() if isinstance(obs, torch.Tensor) else np.asarray(obs)
+        if state is not None:
+            state = tuple(s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else s for s in state)
         with torch.no_grad():
             return self.policy.predict(
-                obs, state=state, episode_start=episode_start, deterministic=deterministic
+                array, state=state, episode_start=episode_start, deterministic=deterministic
             )
 
     def make_env(self, split: str = "heldout", **overrides: Any) -> RicochetRobotsEnv:
         """An environment like the training one (bank runs draw from ``split``)."""
-        return RicochetRobotsEnv(**(env_kwargs(self.config, split) | overrides))
+        return RicochetRobotsEnv(**(env_kwargs(self.config, split, self.bank) | overrides))
+
+    def evaluation_puzzles(
+        self, episodes: int | None = None, per_length: bool = False
+    ) -> list[tuple[FixedLayout, int]]:
+        """The run's held-out puzzles (see `gridlab.training.evaluation_puzzles`), from its own bank."""
+        return evaluation_puzzles(self.config, episodes or self.config.eval_episodes, per_length, self.bank)
 
     def evaluate(
         self,
@@ -140,8 +191,7 @@ class Agent:
             progress: Show a progress bar.
             per_length: Draw the same number of puzzles at every optimal length (needs a bank).
         """
-        puzzles = evaluation_puzzles(self.config, episodes or self.config.eval_episodes, per_length)
-        result = evaluate(self.act, self.make_env(), puzzles, progress)
+        result = evaluate(self.act, self.make_env(), self.evaluation_puzzles(episodes, per_length), progress)
         if out is not None:
             result.save(out)
         return result
@@ -149,9 +199,10 @@ class Agent:
     def randomized(self, seed: int = 0) -> Agent:
         """The same architecture with freshly initialised weights (the random-network baseline)."""
         torch.manual_seed(seed)
-        spec = self.metadata["policy_spec"]
-        policy = build_policy(spec, self.policy.observation_space, self.policy.action_space)
-        return Agent(policy.to(self.policy.device).eval(), self.config, self.metadata, None)
+        policy = self.policy_spec.build(self.policy.observation_space, self.policy.action_space)
+        agent = Agent(policy.to(self.policy.device).eval(), self.config, self.env_spec, self.policy_spec)
+        agent._bank = self._bank
+        return agent
 
     # -- activations -----------------------------------------------------------------------------
     def forward(
@@ -167,8 +218,9 @@ class Agent:
             state: Recurrent ``(h, c)``, each ``(n_layers, batch, hidden * H * W)``; zeros if None.
             episode_start: ``(batch,)``, True where an episode begins (zeroes the state).
         """
+        batch = self._check_obs(obs)
+        self._check_state(state, episode_start, batch)
         obs_tensor = _tensor(obs, self.policy.device)
-        batch = obs_tensor.shape[0]
         if not self.is_recurrent:
             latent_pi, latent_vf = self.policy.mlp_extractor(self.policy.extract_features(obs_tensor))
             new_state = None
@@ -195,9 +247,9 @@ class Agent:
     def spatial_hook_names(self) -> list[str]:
         """Hooks whose activation is a ``(batch, C, H, W)`` map over the board's cells (the ones
         square-level probes and cell-wise interventions apply to)."""
-        obs, _ = self.make_env().reset(seed=0)
-        _, cache = self.run_with_cache(obs[None])
-        board = tuple(self.policy.observation_space.shape[-2:])
+        obs = np.zeros((1, *self.env_spec.observation_shape), dtype=self.env_spec.observation_dtype)
+        _, cache = self.run_with_cache(obs)
+        board = (self.env_spec.height, self.env_spec.width)
         return [name for name, x in cache.items() if x.ndim == 4 and tuple(x.shape[-2:]) == board]
 
     def hook_point(self, name: str) -> HookPoint:
@@ -231,23 +283,63 @@ class Agent:
     def run_with_hooks(
         self,
         obs: np.ndarray | torch.Tensor,
-        hooks: Sequence[tuple[str, HookFn]],
         state: State | None = None,
         episode_start: np.ndarray | None = None,
+        *,
+        fwd_hooks: Sequence[tuple[str, HookFn]] = (),
     ) -> AgentOutput:
         """`forward` with ``(name_or_pattern, fn)`` hooks attached; they are removed afterwards,
-        errors included. For hooks that outlive a call use ``with agent.hooks(...)``."""
-        with torch.no_grad(), attach_hooks(self.policy, hooks):
+        errors included. For hooks that outlive a call use ``with agent.hooks(fwd_hooks)``."""
+        with torch.no_grad(), attach_hooks(self.policy, fwd_hooks):
             return self.forward(obs, state, episode_start)
 
-    def hooks(self, hooks: Sequence[tuple[str, HookFn]]) -> contextlib.AbstractContextManager[None]:
+    def hooks(self, fwd_hooks: Sequence[tuple[str, HookFn]]) -> contextlib.AbstractContextManager[None]:
         """Keep hooks attached for a whole ``with`` block (every forward, ``act`` and evaluation in it)."""
-        return attach_hooks(self.policy, hooks)
+        return attach_hooks(self.policy, fwd_hooks)
+
+    # -- input checks ------------------------------------------------------------------------------
+    def _check_obs(self, obs: object) -> int:
+        """The batch size of ``obs``; an error unless it is a batch of this agent's observations."""
+        if not isinstance(obs, (np.ndarray, torch.Tensor)):
+            raise TypeError(f"observations must be a numpy array or a torch tensor, got {type(obs).__name__}")
+        expected = self.env_spec.observation_shape
+        shape = tuple(obs.shape)
+        if shape[1:] != expected:
+            hint = "; add a batch axis with obs[None]" if shape == expected else ""
+            raise ValueError(
+                f"observations of shape {shape} do not fit this agent: it expects "
+                f"(batch, {', '.join(map(str, expected))}) ({self.env_spec.describe()}){hint}"
+            )
+        kind = obs.dtype.kind if isinstance(obs, np.ndarray) else ("f" if obs.is_floating_point() else "i")
+        if kind not in "biuf" or (isinstance(obs, torch.Tensor) and obs.is_complex()):
+            raise ValueError(f"observations must hold numbers, got dtype {obs.dtype}")
+        return shape[0]
+
+    def _check_state(self, state: State | None, episode_start: object, batch: int) -> None:
+        if episode_start is not None and np.shape(episode_start) != (batch,):
+            raise ValueError(
+                f"episode_start must have shape ({batch},), one flag per observation; "
+                f"got {np.shape(episode_start)}"
+            )
+        if state is None:
+            return
+        if not self.is_recurrent:
+            raise ValueError("this agent is feed-forward: it has no recurrent state; pass state=None")
+        expected = (self.policy.drc.num_layers, batch, self.policy.drc.hidden_size)
+        if not isinstance(state, tuple) or len(state) != 2:
+            raise ValueError(
+                f"state must be a pair (h, c) of arrays shaped {expected}, got {type(state).__name__}"
+            )
+        for name, part in zip("hc", state, strict=True):
+            if tuple(np.shape(part)) != expected:
+                raise ValueError(
+                    f"state {name} has shape {tuple(np.shape(part))}; expected {expected} "
+                    f"(layers, batch of {batch} observations, hidden * H * W)"
+                )
 
     def __repr__(self) -> str:
-        spec = self.metadata["policy_spec"]
-        steps = self.metadata["training"].get("num_timesteps")
-        return f"Agent({spec['policy']}, {self.config.name()}, {steps} steps, from {self.path})"
+        steps = self.metadata.get("training", {}).get("num_timesteps")
+        return f"Agent({self.policy_spec.policy}, {self.config.name()}, {steps} steps, from {self.path})"
 
 
 def _tensor(value: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -10,19 +10,23 @@
       sb3_model.zip            stable-baselines3's own save, for ``PPO.load`` users (never read here)
 
 `save_checkpoint` writes everything into a hidden temporary sibling folder and renames it into
-place, so a crash never leaves a folder that looks like a checkpoint but is half written.
-`read_checkpoint` checks the format version and the SHA-256 digests recorded in the metadata,
-and reads tensors with safetensors (no pickle).
+place (with Ctrl-C and SIGTERM held back during the swap), so a crash or an interrupt never
+leaves a folder that looks like a checkpoint but is half written. `read_checkpoint` checks the
+format version, the metadata's structure (typed `EnvSpec` and `PolicySpec`) and the SHA-256
+digests recorded in it, and reads tensors with safetensors (no pickle).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
 import shutil
+import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -31,10 +35,11 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
-from sb3_contrib import RecurrentPPO
-from stable_baselines3 import PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from gridlab.env.spec import EnvSpec
 from gridlab.files import atomic_write_json, read_versioned_json
+from gridlab.models.registry import PolicySpec
 
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
@@ -42,6 +47,8 @@ WEIGHTS = "weights.safetensors"
 OPTIMIZER = "optimizer.safetensors"
 SB3_ZIP = "sb3_model.zip"
 _PACKAGES = ("gridlab", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "numpy", "numba")
+# Top-level fields of metadata.json that readers rely on, with their JSON types.
+_REQUIRED = {"config": dict, "env_spec": dict, "policy_spec": dict, "training": dict, "sha256": dict}
 
 
 @dataclass
@@ -50,11 +57,15 @@ class Checkpoint:
 
     Attributes:
         path: Its folder.
-        metadata: The parsed ``metadata.json``.
+        metadata: The parsed ``metadata.json`` (``config`` is ``TrainConfig.to_dict()``).
+        env_spec: Its environment, typed.
+        policy_spec: Its policy network, typed.
     """
 
     path: Path
     metadata: dict[str, Any]
+    env_spec: EnvSpec
+    policy_spec: PolicySpec
 
     def load_weights(self, module: torch.nn.Module) -> None:
         """Copy the saved policy parameters into ``module`` (which must have the same layout)."""
@@ -89,10 +100,10 @@ def package_versions() -> dict[str, str]:
 
 def save_checkpoint(
     path: str | os.PathLike,
-    model: PPO | RecurrentPPO,
+    model: OnPolicyAlgorithm,
     config: dict[str, Any],
-    env_spec: dict[str, Any],
-    policy_spec: dict[str, Any],
+    env_spec: EnvSpec,
+    policy_spec: PolicySpec,
     training: dict[str, Any],
 ) -> Path:
     """Write a checkpoint folder atomically (replacing an older one at ``path``).
@@ -100,9 +111,9 @@ def save_checkpoint(
     Args:
         path: Destination folder.
         model: The learner; its policy weights and optimizer state are saved.
-        config: ``TrainConfig.to_dict()``.
-        env_spec: What `gridlab.agent.Agent.make_env` needs (see `gridlab.training.train`).
-        policy_spec: Algorithm, policy name and kwargs (`gridlab.training.factory.policy_spec`).
+        config: ``TrainConfig.applicable()``.
+        env_spec: The run's environment (`gridlab.training.factory.env_spec`).
+        policy_spec: The run's policy network (`gridlab.training.factory.policy_spec`).
         training: Statistics: steps, updates, elapsed time, last evaluation, ...
 
     Returns:
@@ -126,8 +137,8 @@ def save_checkpoint(
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "config": config,
-            "env_spec": env_spec,
-            "policy_spec": policy_spec,
+            "env_spec": env_spec.to_dict(),
+            "policy_spec": policy_spec.to_dict(),
             "package_versions": package_versions(),
             "training": training,
             "optimizer": {"param_groups": optimizer["param_groups"]},
@@ -136,11 +147,12 @@ def save_checkpoint(
         for file in tmp.iterdir():
             file.chmod(0o644)
         atomic_write_json(tmp / METADATA, metadata, default=_jsonable)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
+        with _signals_held():  # no moment where an interrupt leaves `path` missing
+            old = None
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+            os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old)
     except BaseException:
@@ -154,7 +166,8 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
     Raises:
         FileNotFoundError: No such folder, or a file is missing.
-        ValueError: A corrupt file, or a format version newer than this gridlab reads.
+        ValueError: A corrupt file, malformed metadata (the message names the field), or a
+            format version newer than this gridlab reads.
     """
     path = Path(path)
     if not path.is_dir():
@@ -164,14 +177,32 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         f"checkpoint {path} is missing {METADATA}; it is incomplete or not a checkpoint",
         FORMAT_VERSION,
     )
-    for name, digest in metadata.get("sha256", {}).items():
+    where = f"checkpoint {path}: {METADATA}"
+    for key, kind in _REQUIRED.items():
+        if not isinstance(metadata.get(key), kind):
+            found = "missing" if key not in metadata else f"a {type(metadata[key]).__name__}"
+            raise ValueError(f"{where} is malformed: {key!r} must be a JSON object, found {found}")
+    env_spec = EnvSpec.from_dict(metadata["env_spec"], f"{where} env_spec")
+    policy_spec = PolicySpec.from_dict(metadata["policy_spec"], f"{where} policy_spec")
+    for name, digest in metadata["sha256"].items():
         file = path / name
         if not file.is_file():
             raise FileNotFoundError(f"checkpoint {path} is missing {name}")
         if _digest(file) != digest:
             raise ValueError(f"checkpoint file {file} is corrupt (its SHA-256 does not match the metadata)")
     _load_tensors(path / WEIGHTS)  # a truncated or garbled file fails here, with its name
-    return Checkpoint(path, metadata)
+    return Checkpoint(path, metadata, env_spec, policy_spec)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM until the block ends (they are delivered then, not lost)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _load_tensors(file: Path) -> dict[str, torch.Tensor]:

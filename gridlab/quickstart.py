@@ -79,7 +79,7 @@ def quickstart(
 
         with stage("training a SmallCNN agent on random 5x5 boards"):
             run = train(quickstart_config(out, sizes, seed))
-            agent = run.agent
+            agent = Agent.load(run.checkpoint)
         with stage("greedy evaluation on held-out boards"):
             evaluation = agent.evaluate(
                 episodes=sizes.eval_episodes, out=out / "evaluation.json", progress=False

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from gridlab import Agent, TrainConfig
-from gridlab.env.puzzle_bank import PuzzleBank
+from gridlab.env.puzzle_bank import find_bank
 from gridlab.files import atomic_write_json
 from gridlab.training.imitation import imitate, optimal_move_accuracy, solver_dataset
 
@@ -41,21 +41,22 @@ def main() -> None:
     config = TrainConfig.load(args.config)
     if config.bank is None:
         raise SystemExit(f"{args.config} trains without a puzzle bank; imitation needs one")
-    bank = PuzzleBank.load(config.bank)
+    bank = find_bank(config.bank)
     started = time.perf_counter()
     data = solver_dataset(bank, "train")
     heldout = solver_dataset(bank, "heldout", per_length=args.per_length, along_plans=False, progress=False)
-    agent = imitate(config, data, args.updates)
+    imitation = imitate(config, data, args.updates)
     trained_s = time.perf_counter() - started
+    agent = Agent.from_policy(imitation.policy, config, imitation.training())
     result = agent.evaluate(episodes=args.per_length, per_length=True)
-    accuracy = optimal_move_accuracy(agent, heldout)
+    accuracy = optimal_move_accuracy(imitation.policy, heldout)
 
     print(f"imitation: {len(data):,} labelled states, {args.updates:,} updates, {trained_s:.0f} s")
     print(result.table())
     print("greedy move optimal on held-out puzzles:", _rounded(accuracy))
     figures = {
         "config": str(args.config), "labelled_states": len(data), "updates": args.updates,
-        "seconds": trained_s, "final_loss": float(np.mean(agent.metadata["training"]["loss"][-100:])),
+        "seconds": trained_s, "final_loss": float(np.mean(imitation.losses[-100:])),
         "evaluation": result.to_dict(), "optimal_move_accuracy": accuracy,
     }  # fmt: skip
     if args.compare is not None:
@@ -65,7 +66,7 @@ def main() -> None:
         print(compared.table())
         figures["compare"] = {
             "checkpoint": str(args.compare), "evaluation": compared.to_dict(),
-            "optimal_move_accuracy": optimal_move_accuracy(reference, heldout),
+            "optimal_move_accuracy": optimal_move_accuracy(reference.policy, heldout),
         }  # fmt: skip
         print(
             "greedy move optimal on held-out puzzles:", _rounded(figures["compare"]["optimal_move_accuracy"])

@@ -35,8 +35,9 @@ def ship(name: str, episodes: int, per_length: int, source: Path | None = None) 
     """Train ``name`` from its config (or take ``source``) and replace ``checkpoints/NAME`` once complete."""
     if source is None:
         config = TrainConfig.load(CONFIGS / f"{name}.yaml")
-        # a relative output folder: the metadata names no path of this machine
-        config.output_dir, config.run_name = "runs/checkpoints", name
+        # a relative output folder: the metadata names no path of this machine; a new run folder
+        # each time (runs never overwrite each other)
+        config.output_dir, config.run_name = f"runs/checkpoints/{name}", None
         source = train(config).checkpoint
     staging = Path(tempfile.mkdtemp(dir=SHIPPED, prefix=f".{name}-"))
     shutil.copytree(source, staging, dirs_exist_ok=True)
@@ -59,7 +60,7 @@ def write_report(folder: Path, name: str, episodes: int, per_length: int) -> Non
     else:
         result = agent.evaluate(episodes=episodes, progress=False)
     result.save(folder / "evaluation.json")
-    policy, steps = agent.metadata["policy_spec"]["policy"], agent.metadata["training"]["num_timesteps"]
+    policy, steps = agent.policy_spec.policy, agent.metadata["training"]["num_timesteps"]
     text = f"{name}: {policy}, {steps:,} training steps\n{result.table()}\n"
     atomic_write(folder / "evaluation.txt", lambda f: f.write(text.encode()))
     print(text)

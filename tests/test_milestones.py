@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import gridlab
 from gridlab.training import TrainConfig, train
 
 # (milestone, policy, step budget): measured needs with seed 0 are well under each budget
@@ -32,5 +33,5 @@ def test_agent_learns_milestone(tmp_path: Path, milestone: str, policy: str, bud
         progress_bar=False, tensorboard=False,
     )  # fmt: skip
     run = train(config)
-    result = run.agent.evaluate(progress=False)
+    result = gridlab.load(run.checkpoint).evaluate(progress=False)
     assert result.success_rate >= 0.95, (milestone, policy, run.history.tail())

@@ -30,7 +30,7 @@ MIN_SUCCESS = {
 
 
 def test_the_milestone_and_random_board_agents_are_shipped() -> None:
-    policies = {read_checkpoint(SHIPPED / name).metadata["policy_spec"]["policy"] for name in NAMES}
+    policies = {read_checkpoint(SHIPPED / name).policy_spec.policy for name in NAMES}
     assert policies == {"mlp", "small_cnn", "convlstm"}
     assert {"v1_mlp", "v1_small_cnn", "v3_convlstm", "v4_mlp"} <= set(NAMES)
     assert set(MIN_SUCCESS) <= set(NAMES)

@@ -25,8 +25,6 @@ from torch import nn
 
 from gridlab.models.hooks import HookedModule, HookPoint
 
-EXTRACTORS = ("mlp", "small_cnn", "convlstm")
-
 
 def check_image_space(observation_space: spaces.Space, who: str) -> tuple[int, int, int]:
     """``(channels, H, W)`` of an image space (build envs with ``channels_first=True``)."""
@@ -95,13 +93,6 @@ class MLP(BaseFeaturesExtractor, HookedModule):
         """``(batch, ...)`` -> ``(batch, hidden)``."""
         x = self.hook_relu1(self.relu1(self.hook_fc1(self.fc1(obs.flatten(1).float()))))
         return self.hook_relu2(self.relu2(self.hook_fc2(self.fc2(x))))
-
-
-def select_extractor(obs_mode: str, height: int, width: int, milestone: str | None = None) -> str:
-    """The seed's rule: symbolic observations, boards under 8 cells a side and the v0/v1
-    milestones get the MLP; other image observations get SmallCNN."""
-    tiny = min(height, width) < 8 or milestone in ("v0", "v1")
-    return "small_cnn" if obs_mode == "image" and not tiny else "mlp"
 
 
 def policy_kwargs_for(extractor: str, **extractor_kwargs: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import fnmatch
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -168,7 +169,8 @@ class HookedModule(nn.Module):
         return attach_hooks(self, fwd_hooks)
 
     def run_with_hooks(self, *args: Any, fwd_hooks: Sequence[tuple[str, HookFn]] = (), **kwargs: Any) -> Any:
-        """Call the model with hooks attached, then remove them."""
+        """Call the model with hooks attached, then remove them (numpy arrays become tensors)."""
+        args = self._as_inputs(args)
         with attach_hooks(self, fwd_hooks):
             return self(*args, **kwargs)
 
@@ -178,8 +180,32 @@ class HookedModule(nn.Module):
         names_filter: str | Sequence[str] | Callable[[str], bool] | None = None,
         **kwargs: Any,
     ) -> tuple[Any, ActivationCache]:
-        """Call the model and return ``(output, cache)``; see `cache_activations`."""
+        """Call the model and return ``(output, cache)`` (numpy arrays become tensors); see
+        `cache_activations`."""
+        args = self._as_inputs(args)
         return cache_activations(self, lambda: self(*args, **kwargs), names_filter)
+
+    def _as_inputs(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Positional inputs as float32 tensors on the model's device; an SB3 extractor's
+        observations are checked against its observation space."""
+        device = next(self.parameters()).device
+        inputs = tuple(
+            torch.as_tensor(a, dtype=torch.float32, device=device) if isinstance(a, np.ndarray) else a
+            for a in args
+        )
+        space = getattr(self, "_observation_space", None)  # SB3's BaseFeaturesExtractor keeps it here
+        expected = getattr(space, "shape", None)
+        if (
+            inputs
+            and expected
+            and isinstance(inputs[0], torch.Tensor)
+            and tuple(inputs[0].shape[1:]) != expected
+        ):
+            raise ValueError(
+                f"{type(self).__name__} expects observations shaped "
+                f"(batch, {', '.join(map(str, expected))}), got {tuple(inputs[0].shape)}"
+            )
+        return inputs
 
 
 def _wrap(fn: HookFn) -> Callable[[nn.Module, tuple[Any, ...], torch.Tensor], torch.Tensor | None]:

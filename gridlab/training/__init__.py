@@ -1,15 +1,16 @@
-"""Training: `TrainConfig`, `train()`, callbacks and greedy evaluation."""
+"""Training: `TrainConfig`, `train()`, callbacks, greedy evaluation and imitation of the solver.
 
-from gridlab.training.config import TrainConfig
-from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles, plot_history
-from gridlab.training.train import Run, train
+Names load on first use: ``from gridlab.training import TrainConfig`` imports no torch.
+"""
 
-__all__ = [
-    "EvaluationResult",
-    "Run",
-    "TrainConfig",
-    "evaluate",
-    "evaluation_puzzles",
-    "plot_history",
-    "train",
-]
+from typing import TYPE_CHECKING
+
+from gridlab._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from gridlab.training.config import TrainConfig
+    from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles, plot_history
+    from gridlab.training.imitation import imitate, solver_dataset
+    from gridlab.training.train import Run, train
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -59,6 +59,7 @@ class EvalCallback(BaseCallback):
         self.config, self.env, self.puzzles, self.curriculum = config, env, puzzles, curriculum
         self.on_evaluation = on_evaluation
         self.history: list[dict[str, Any]] = []
+        self.last_result: EvaluationResult | None = None
         self._next = config.eval_freq
 
     def _on_training_start(self) -> None:
@@ -72,7 +73,7 @@ class EvalCallback(BaseCallback):
 
     def run_evaluation(self) -> bool:
         """Evaluate now; returns False when training should stop."""
-        result = evaluate(self._act, self.env, self.puzzles)
+        result = self.last_result = evaluate(self._act, self.env, self.puzzles)
         row: dict[str, Any] = {"step": self.num_timesteps} | result.summary()
         if self.curriculum is not None:
             if self.curriculum.update(result):

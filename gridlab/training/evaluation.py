@@ -17,7 +17,7 @@ from tqdm import tqdm
 from gridlab.env.board import FixedLayout
 from gridlab.env.generator import BoardSpec, random_layout
 from gridlab.env.layouts import milestone_layouts
-from gridlab.env.puzzle_bank import PuzzleBank
+from gridlab.env.puzzle_bank import PuzzleBank, find_bank
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.env.solver import solve
 from gridlab.files import atomic_write_json
@@ -117,7 +117,7 @@ class EvaluationResult:
 
 
 def evaluation_puzzles(
-    config: TrainConfig, episodes: int, per_length: bool = False
+    config: TrainConfig, episodes: int, per_length: bool = False, bank: PuzzleBank | None = None
 ) -> list[tuple[FixedLayout, int]]:
     """Held-out puzzles with their optimal lengths, in a fixed order.
 
@@ -125,12 +125,19 @@ def evaluation_puzzles(
     ``per_length`` the first ``episodes`` of each optimal length from ``min_moves`` to
     ``max_moves`` (grouped by length: the same number of puzzles at every length). Random boards:
     ``episodes`` puzzles from a seed stream that training never uses.
+
+    Args:
+        config: The run.
+        episodes: Puzzles (of each length, with ``per_length``).
+        per_length: See above (banks only).
+        bank: The run's bank, already found (an `Agent` passes its own); by default `find_bank`
+            looks for ``config.bank``.
     """
     if config.milestone is not None:
         layouts = milestone_layouts(config.milestone)
         return [(layout, len(solve(layout, config.max_steps) or [])) for layout in layouts]
     if config.bank is not None:
-        bank = PuzzleBank.load(config.bank)
+        bank = find_bank(config.bank) if bank is None else bank
         if per_length:
             rows = np.concatenate([
                 bank.indices(length=n, split="heldout")[:episodes]

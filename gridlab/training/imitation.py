@@ -5,8 +5,9 @@ not found one. Training the same network, supervised, to pick the solver's optim
 the same puzzles separates the two: if imitation also stalls, the architecture (or the data)
 is the limit; if it plays far better, reinforcement learning is.
 
-    data = solver_dataset(PuzzleBank.load("banks/8x8-2"))       # every training puzzle, along a plan
-    agent = imitate(config, data, updates=20_000)               # the config's policy, supervised
+    data = solver_dataset(find_bank("banks/8x8-2"))             # every training puzzle, along a plan
+    policy = imitate(config, data, updates=20_000).policy       # the config's policy, supervised
+    agent = Agent.from_policy(policy, config)                   # gridlab.Agent, for analysis
     agent.evaluate(episodes=100, per_length=True).table()      # the agents' own held-out evaluation
 
 Only the actor is trained (features, policy MLP, action head); the value head keeps its
@@ -17,18 +18,19 @@ would not be the policy it is as an agent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy
 from tqdm import tqdm, trange
 
-from gridlab.agent import Agent
 from gridlab.env.observations import ObservationEncoder
 from gridlab.env.puzzle_bank import PuzzleBank
 from gridlab.env.solver import optimal_first_moves, solve
 from gridlab.training.config import TrainConfig
-from gridlab.training.factory import build_policy, policy_spec
+from gridlab.training.factory import policy_spec
 
 
 @dataclass
@@ -47,6 +49,26 @@ class SolverDataset:
 
     def __len__(self) -> int:
         return len(self.length)
+
+
+@dataclass
+class Imitation:
+    """A policy network trained on the solver's moves (`imitate`).
+
+    Open it for analysis and evaluation with ``gridlab.Agent.from_policy(result.policy, config,
+    training=result.training())``.
+
+    Attributes:
+        policy: The trained network (an SB3 ``ActorCriticPolicy``, in eval mode).
+        losses: The cross-entropy after every update.
+    """
+
+    policy: ActorCriticPolicy
+    losses: list[float]
+
+    def training(self) -> dict[str, Any]:
+        """What an agent records of its training: updates and the loss curve."""
+        return {"imitation_updates": len(self.losses), "loss": self.losses}
 
 
 def solver_dataset(
@@ -103,7 +125,7 @@ def imitate(
     learning_rate: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
-) -> Agent:
+) -> Imitation:
     """Train ``config``'s policy, from scratch, to put its probability on the optimal moves.
 
     The loss is the cross-entropy to the uniform distribution over each state's optimal moves,
@@ -119,16 +141,16 @@ def imitate(
         progress: Show a progress bar.
 
     Returns:
-        An `Agent` (no checkpoint behind it) whose ``metadata["training"]`` holds the loss curve.
+        The trained network and its loss curve.
     """
     spec = policy_spec(config)
-    if spec["algorithm"] != "PPO":
-        raise ValueError(f"imitation trains feed-forward policies; {spec['policy']!r} is recurrent")
+    if spec.entry.recurrent:
+        raise ValueError(f"imitation trains feed-forward policies; {spec.policy!r} is recurrent")
     if config.obs_mode != "image":
         raise ValueError(f"imitation uses image observations; the config has obs_mode={config.obs_mode!r}")
     torch.manual_seed(seed)
     observation_space = spaces.Box(0.0, 1.0, shape=data.obs.shape[1:], dtype=np.float32)
-    policy = build_policy(spec, observation_space, spaces.Discrete(data.optimal.shape[1]))
+    policy = spec.build(observation_space, spaces.Discrete(data.optimal.shape[1]))
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
     obs = torch.as_tensor(data.obs)
     target = torch.as_tensor(data.optimal, dtype=torch.float32)
@@ -144,13 +166,12 @@ def imitate(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    metadata = {"policy_spec": spec, "training": {"imitation_updates": updates, "loss": losses}}
-    return Agent(policy.eval(), config, metadata)
+    return Imitation(policy.eval(), losses)
 
 
-def optimal_move_accuracy(agent: Agent, data: SolverDataset) -> dict[int, float]:
-    """By optimal length, how often the agent's greedy move in a state starts an optimal plan."""
+def optimal_move_accuracy(policy: ActorCriticPolicy, data: SolverDataset) -> dict[int, float]:
+    """By optimal length, how often the policy's greedy move in a state starts an optimal plan."""
     with torch.no_grad():
-        logits = agent.forward(data.obs).logits
-    hits = data.optimal[np.arange(len(data)), logits.argmax(dim=1).numpy()]
+        actions, _ = policy.predict(data.obs, deterministic=True)
+    hits = data.optimal[np.arange(len(data)), actions]
     return {int(n): float(hits[data.length == n].mean()) for n in np.unique(data.length)}

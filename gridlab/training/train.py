@@ -3,24 +3,29 @@
     config in -> environments -> model (PPO, or RecurrentPPO for the ConvLSTM) -> callbacks
     (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
 
-Ctrl-C (or a notebook's interrupt) ends training at its next step, still writes the final
-checkpoint and returns the `Run`, so a notebook cell never loses a run; a second Ctrl-C raises
-at once. SIGTERM (runs in the background, where shells ignore SIGINT) stops training the same way.
+A new run never writes into another run's folder: it takes ``config.name()`` or, if that folder
+is taken, the first free ``NAME-2``, ``NAME-3``, ... (an explicit ``run_name`` that is taken is an
+error); resuming a run's checkpoint continues in that run's folder.
+
+Ctrl-C (or a notebook's interrupt) ends training at its next step, writes the final checkpoint,
+then runs the final evaluation and returns the `Run`, so a notebook cell never loses a run; a
+second Ctrl-C raises at once, and during the final evaluation it only skips that evaluation.
+SIGTERM (runs in the background, where shells ignore SIGINT) stops training the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import torch
@@ -28,13 +33,10 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 
 from gridlab.checkpoints import read_checkpoint, save_checkpoint
-
-if TYPE_CHECKING:
-    from gridlab.agent import Agent
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback
 from gridlab.training.config import TrainConfig
-from gridlab.training.evaluation import evaluation_puzzles
+from gridlab.training.evaluation import EvaluationResult, evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
 from gridlab.training.transfer import start_from
 
@@ -43,31 +45,29 @@ from gridlab.training.transfer import start_from
 class Run:
     """The outcome of `train`.
 
+    Open the final checkpoint with ``gridlab.load(run.checkpoint)``.
+
     Attributes:
         run_dir: Folder holding the config, checkpoints and TensorBoard logs.
         checkpoint: The final checkpoint folder.
         history: One row per evaluation: step, success rate (overall and by optimal length),
             moves over optimal, extra moves (and the curriculum's longest length).
-        interrupted: Whether training was stopped with Ctrl-C.
+        evaluation: The final greedy evaluation (None if a second Ctrl-C skipped it).
+        interrupted: Whether training was stopped early by Ctrl-C or SIGTERM.
     """
 
     run_dir: Path
     checkpoint: Path
     history: pd.DataFrame
+    evaluation: EvaluationResult | None = None
     interrupted: bool = False
-
-    @cached_property
-    def agent(self) -> Agent:
-        """The final checkpoint, loaded as an `Agent` (exactly what a notebook would open)."""
-        from gridlab.agent import Agent  # agent.py builds on training: import here, not at the top
-
-        return Agent.load(self.checkpoint)
 
 
 def train(
     config: TrainConfig,
     resume_from: str | Path | None = None,
     on_evaluation: Callable[[pd.DataFrame], None] | None = None,
+    callbacks: Sequence[BaseCallback] = (),
 ) -> Run:
     """Train an agent; see the module docstring.
 
@@ -78,14 +78,18 @@ def train(
             starts a new run from another run's weights (`gridlab.training.transfer`).
         on_evaluation: Called with the history so far after every evaluation (a notebook's
             live learning curve, see `plot_history`).
+        callbacks: More stable-baselines3 callbacks, run after gridlab's own at every step.
 
     Returns:
         The `Run`.
+
+    Raises:
+        ValueError: An invalid config, a taken ``run_name``, or a checkpoint to resume or start
+            from that does not fit the config.
     """
     config.validate()
     torch.set_num_threads(config.threads)
-    run_dir = Path(config.output_dir) / config.name()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = _run_folder(config, resume_from)
     config.save(run_dir / "config.yaml")
 
     # ENVIRONMENTS: training boards, and held-out puzzles for greedy evaluation
@@ -102,7 +106,7 @@ def train(
     parent = None  # the run whose weights this one started from, with its steps and time
     if resume_from is not None:
         checkpoint = read_checkpoint(resume_from)
-        if checkpoint.metadata["policy_spec"] != policy_spec(config):
+        if checkpoint.policy_spec != policy_spec(config):
             raise ValueError(
                 f"checkpoint {resume_from} was trained with another policy; resume with its config"
             )
@@ -126,7 +130,7 @@ def train(
             "history": evaluator.history, "interrupted": interrupted, "init_from": parent,
         }  # fmt: skip
         return save_checkpoint(
-            folder, model, config.to_dict(), env_spec(eval_env, config), policy_spec(config), stats
+            folder, model, config.applicable(), env_spec(eval_env, config), policy_spec(config), stats
         )
 
     curriculum = None
@@ -140,8 +144,8 @@ def train(
     evaluator = EvalCallback(config, eval_env, puzzles, curriculum, on_evaluation)
     evaluator.history = history
     terminated = threading.Event()
-    callbacks = CallbackList(
-        [evaluator, CheckpointCallback(config.save_freq, run_dir, save), StopWhenSet(terminated)]
+    everything = CallbackList(
+        [evaluator, CheckpointCallback(config.save_freq, run_dir, save), StopWhenSet(terminated), *callbacks]
     )
 
     # TRAIN (Ctrl-C, or SIGTERM for a run in the background, ends it with a final checkpoint)
@@ -149,7 +153,7 @@ def train(
         with _stop_signals_set(terminated):
             model.learn(
                 total_timesteps=max(config.total_timesteps - model.num_timesteps, 0),
-                callback=callbacks,
+                callback=everything,
                 progress_bar=config.progress_bar,
                 reset_num_timesteps=resume_from is None,
                 tb_log_name="train",
@@ -157,11 +161,37 @@ def train(
     except KeyboardInterrupt:
         interrupted = True
     interrupted = interrupted or terminated.is_set()
-    if not evaluator.history or evaluator.history[-1]["step"] != model.num_timesteps:
-        evaluator.run_evaluation()
-    final = save(run_dir / "final")
-    venv.close()
-    return Run(run_dir, final, pd.DataFrame(evaluator.history), interrupted)
+    final = save(run_dir / "final")  # first: an interrupt during the evaluation cannot lose it
+    evaluation = evaluator.last_result
+    try:
+        if evaluation is None or evaluator.history[-1]["step"] != model.num_timesteps:
+            evaluator.run_evaluation()
+            evaluation = evaluator.last_result
+            final = save(final)  # again, with the final evaluation in its history
+    except KeyboardInterrupt:
+        interrupted, evaluation = True, None
+    finally:
+        venv.close()
+    return Run(run_dir, final, pd.DataFrame(evaluator.history), evaluation, interrupted)
+
+
+def _run_folder(config: TrainConfig, resume_from: str | Path | None) -> Path:
+    """The run's folder, created: the resumed run's own, or a new one no other run has used."""
+    if resume_from is not None and (Path(resume_from).parent / "config.yaml").is_file():
+        return Path(resume_from).parent
+    base = Path(config.output_dir) / config.name()
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for folder in itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2))):
+        try:
+            folder.mkdir()  # atomic: two runs starting together cannot both claim a folder
+            return folder
+        except FileExistsError:
+            if config.run_name is not None:
+                raise ValueError(
+                    f"run folder {folder} already holds a run; choose another run_name, or continue "
+                    f"that run with resume_from={folder / 'final'}"
+                ) from None
+    raise AssertionError("itertools.count never ends")
 
 
 class StopWhenSet(BaseCallback):

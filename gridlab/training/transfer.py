@@ -25,6 +25,7 @@ from torch import nn
 
 from gridlab.checkpoints import Checkpoint, read_checkpoint
 from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.env.spec import EnvSpec
 from gridlab.training.config import TrainConfig
 from gridlab.training.factory import env_spec, policy_spec
 
@@ -45,9 +46,9 @@ def start_from(path: str, policy: nn.Module, config: TrainConfig, env: RicochetR
         What a run records of its start: the checkpoint's path, steps and training time.
     """
     checkpoint = read_checkpoint(path)
-    if checkpoint.metadata["policy_spec"] != policy_spec(config):
+    if checkpoint.policy_spec != policy_spec(config):
         raise ValueError(
-            f"init_from checkpoint {path} has policy {checkpoint.metadata['policy_spec']}, this run "
+            f"init_from checkpoint {path} has policy {checkpoint.policy_spec}, this run "
             f"{policy_spec(config)}; set the same policy options"
         )
     transfer_weights(checkpoint, policy, env_spec(env, config))
@@ -69,18 +70,18 @@ def channel_sources(old_channels: list[str], new_channels: list[str]) -> list[in
     return sources
 
 
-def action_sources(old_spec: dict[str, Any], new_spec: dict[str, Any]) -> list[int]:
+def action_sources(old_spec: EnvSpec, new_spec: EnvSpec) -> list[int]:
     """For each new action ``robot * 4 + direction`` (then the no-op), the old action it starts from."""
-    old_robots, new_robots = old_spec["num_robots"], new_spec["num_robots"]
+    old_robots, new_robots = old_spec.num_robots, new_spec.num_robots
     sources = [min(a // 4, old_robots - 1) * 4 + a % 4 for a in range(4 * new_robots)]
-    if new_spec["include_noop"]:
-        if not old_spec["include_noop"]:
+    if new_spec.include_noop:
+        if not old_spec.include_noop:
             raise ValueError("cannot start a policy with a no-op action from one trained without it")
         sources.append(4 * old_robots)
     return sources
 
 
-def transfer_weights(checkpoint: Checkpoint, policy: nn.Module, env_spec: dict[str, Any]) -> list[str]:
+def transfer_weights(checkpoint: Checkpoint, policy: nn.Module, env_spec: EnvSpec) -> list[str]:
     """Load ``checkpoint``'s weights into ``policy``, widening it to more robots where needed.
 
     Args:
@@ -95,19 +96,19 @@ def transfer_weights(checkpoint: Checkpoint, policy: nn.Module, env_spec: dict[s
         ValueError: Different board size or architecture, fewer robots, or a no-op only in
             the new run.
     """
-    old_spec = checkpoint.metadata["env_spec"]
+    old_spec = checkpoint.env_spec
     for key in ("height", "width", "obs_mode"):
-        if old_spec[key] != env_spec[key]:
+        if getattr(old_spec, key) != getattr(env_spec, key):
             raise ValueError(
-                f"cannot start from {checkpoint.path}: its {key} is {old_spec[key]!r}, this run's "
-                f"{env_spec[key]!r} (only the number of robots may grow)"
+                f"cannot start from {checkpoint.path}: its {key} is {getattr(old_spec, key)!r}, this run's "
+                f"{getattr(env_spec, key)!r} (only the number of robots may grow)"
             )
-    if env_spec["num_robots"] < old_spec["num_robots"]:
+    if env_spec.num_robots < old_spec.num_robots:
         raise ValueError(
-            f"cannot start from {checkpoint.path}: it has {old_spec['num_robots']} robots, this run "
-            f"{env_spec['num_robots']} (only the number of robots may grow)"
+            f"cannot start from {checkpoint.path}: it has {old_spec.num_robots} robots, this run "
+            f"{env_spec.num_robots} (only the number of robots may grow)"
         )
-    channels = torch.tensor(channel_sources(old_spec["channel_names"], env_spec["channel_names"]))
+    channels = torch.tensor(channel_sources(list(old_spec.channel_names), list(env_spec.channel_names)))
     actions = torch.tensor(action_sources(old_spec, env_spec))
     saved = checkpoint.weights()
     target = policy.state_dict()

@@ -6,7 +6,8 @@ import torch
 from stable_baselines3 import PPO
 
 from gridlab.env import RicochetRobotsEnv, fixed_layout_v0_one_move
-from gridlab.models import MLP, SmallCNN, policy_kwargs_for, select_extractor
+from gridlab.models import MLP, SmallCNN, policy_kwargs_for
+from gridlab.models.registry import select_policy
 
 SIZES = [(4, 4, 1), (5, 5, 2), (8, 8, 3), (16, 16, 4)]
 
@@ -90,11 +91,11 @@ def test_unknown_hook_names_are_reported_with_the_available_ones() -> None:
 
 
 def test_policy_selection_rule() -> None:
-    assert select_extractor("image", 16, 16) == "small_cnn"
-    assert select_extractor("image", 8, 8) == "small_cnn"
-    assert select_extractor("image", 5, 5) == "mlp"
-    assert select_extractor("image", 8, 8, milestone="v1") == "mlp"
-    assert select_extractor("symbolic", 16, 16) == "mlp"
+    assert select_policy("image", 16, 16) == "small_cnn"
+    assert select_policy("image", 8, 8) == "small_cnn"
+    assert select_policy("image", 5, 5) == "mlp"
+    assert select_policy("image", 8, 8, milestone="v1") == "mlp"
+    assert select_policy("symbolic", 16, 16) == "mlp"
     with pytest.raises(ValueError, match="unknown feed-forward extractor"):
         policy_kwargs_for("resnet")
 

@@ -45,7 +45,7 @@ def test_agent_loads_without_unpickling_and_without_the_sb3_zip(
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(torch, "load", forbidden)
     agent = gridlab.load(str(copy))
-    original = v1_run.agent
+    original = gridlab.load(v1_run.checkpoint)
     for (name, a), (_, b) in zip(
         agent.policy.state_dict().items(), original.policy.state_dict().items(), strict=True
     ):

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gridlab.agent import Agent
 from gridlab.env import BoardSpec, PuzzleBank, generate_bank
 from gridlab.env.board import replay
 from gridlab.env.observations import ObservationEncoder
@@ -41,14 +42,17 @@ def test_imitation_learns_to_play_the_held_out_puzzles(bank: PuzzleBank, tmp_pat
     config = TrainConfig(bank=str(bank.path), height=5, width=5, num_robots=1, min_moves=1, max_moves=3,
                          policy="small_cnn", output_dir=str(tmp_path))  # fmt: skip
     data = solver_dataset(bank, "train", progress=False)
-    agent = imitate(config, data, updates=600, progress=False)
-    loss = agent.metadata["training"]["loss"]
+    imitation = imitate(config, data, updates=600, progress=False)
+    loss = imitation.losses
     assert np.mean(loss[-50:]) < 0.5 * np.mean(loss[:50])
     heldout = solver_dataset(bank, "heldout", progress=False)
-    untrained = imitate(config, data, updates=0, progress=False)
-    accuracy, before = optimal_move_accuracy(agent, heldout), optimal_move_accuracy(untrained, heldout)
+    untrained = imitate(config, data, updates=0, progress=False).policy
+    accuracy = optimal_move_accuracy(imitation.policy, heldout)
+    before = optimal_move_accuracy(untrained, heldout)
     assert accuracy[1] > 0.85 and accuracy[2] > 0.8
     assert sum(accuracy.values()) > sum(before.values()) + 3 * 0.3
+    agent = Agent.from_policy(imitation.policy, config, imitation.training())
+    assert agent.metadata["training"]["imitation_updates"] == 600
     result = agent.evaluate(episodes=10, per_length=True, progress=False)
     assert result.by_length()[1]["success_rate"] >= 0.8
 

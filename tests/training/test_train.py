@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
+from stable_baselines3.common.callbacks import BaseCallback
 
+import gridlab
 from gridlab.checkpoints import read_checkpoint
 from gridlab.cli import main
 from gridlab.env import BoardSpec, PuzzleBank, generate_bank, solve
 from gridlab.training import EvaluationResult, Run, TrainConfig, evaluation_puzzles, plot_history, train
-from gridlab.training.callbacks import CheckpointCallback, Curriculum
+from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback
 from gridlab.training.factory import build_model, make_vec_env
 from tests.conftest import quick_config
 
@@ -27,7 +30,7 @@ def test_run_reports_history_and_stops_at_the_target(v1_run: Run) -> None:
     assert history.success_rate.iloc[-1] == 1.0
     assert history.step.iloc[-1] < 8192  # stopped early at target_success=1.0
     assert (history.step.diff().dropna() == 1024).all()
-    assert v1_run.agent.evaluate(progress=False).success_rate == 1.0
+    assert gridlab.load(v1_run.checkpoint).evaluate(progress=False).success_rate == 1.0
 
 
 def test_tensorboard_logs_the_evaluation_metrics(tmp_path: Path) -> None:
@@ -44,9 +47,9 @@ def test_tensorboard_logs_the_evaluation_metrics(tmp_path: Path) -> None:
 def test_same_seed_same_training_run(tmp_path: Path) -> None:
     a = train(quick_config(tmp_path / "a", total_timesteps=2048))
     b = train(quick_config(tmp_path / "b", total_timesteps=2048))
-    for (name, x), (_, y) in zip(
-        a.agent.policy.state_dict().items(), b.agent.policy.state_dict().items(), strict=True
-    ):
+    weights_a = gridlab.load(a.checkpoint).policy.state_dict()
+    weights_b = gridlab.load(b.checkpoint).policy.state_dict()
+    for (name, x), (_, y) in zip(weights_a.items(), weights_b.items(), strict=True):
         torch.testing.assert_close(x, y, msg=name)
     assert a.history.equals(b.history)
 
@@ -220,3 +223,56 @@ def test_a_signal_ends_a_run_at_its_next_step_with_a_final_checkpoint(tmp_path: 
     assert proc.returncode == 0, stderr.decode()[-2000:]
     training = read_checkpoint(tmp_path / "bg" / "final").metadata["training"]
     assert training["interrupted"] and 1024 <= training["num_timesteps"] < 10_000_000
+
+
+def test_two_runs_with_one_name_keep_both_checkpoints_intact(tmp_path: Path) -> None:
+    slow, fast = (quick_config(tmp_path, total_timesteps=1024, learning_rate=lr) for lr in (1e-4, 1e-3))
+    assert slow.name() == fast.name()  # the default name does not carry the learning rate
+    first = train(slow)
+    files = {p: p.read_bytes() for p in first.run_dir.rglob("*") if p.is_file()}
+    second = train(fast)
+    assert second.run_dir == first.run_dir.with_name(f"{first.run_dir.name}-2")
+    assert {p: p.read_bytes() for p in first.run_dir.rglob("*") if p.is_file()} == files
+    assert TrainConfig.load(second.run_dir / "config.yaml").learning_rate == 1e-3
+    with pytest.raises(ValueError, match="already holds a run; choose another run_name"):
+        train(quick_config(tmp_path / "named", run_name="mine", total_timesteps=64))
+        train(quick_config(tmp_path / "named", run_name="mine", total_timesteps=64))
+
+
+def test_a_milestone_run_records_only_the_fields_that_apply(v1_run: Run) -> None:
+    saved = yaml.safe_load((v1_run.run_dir / "config.yaml").read_text())
+    assert saved["milestone"] == "v1" and saved["mlp_hidden"] == 64
+    ignored = {"height", "width", "num_robots", "bank", "cnn_features", "drc_layers", "curriculum_start"}
+    assert not ignored & set(saved)
+    assert read_checkpoint(v1_run.checkpoint).metadata["config"] == saved
+    assert TrainConfig.from_dict(saved).to_dict() == TrainConfig(**saved).to_dict()
+
+
+def test_train_runs_the_stable_baselines3_callbacks_it_is_given(tmp_path: Path) -> None:
+    class Count(BaseCallback):
+        calls = 0
+
+        def _on_step(self) -> bool:
+            Count.calls += 1
+            return self.num_timesteps < 512  # and may stop training early
+
+    run = train(quick_config(tmp_path, total_timesteps=4096), callbacks=[Count()])
+    assert Count.calls == 512 // 8  # one call per step of the 8 envs
+    assert read_checkpoint(run.checkpoint).metadata["training"]["num_timesteps"] == 512
+
+
+def test_a_second_ctrl_c_during_the_final_evaluation_keeps_the_final_checkpoint(
+    tmp_path: Path, monkeypatch
+) -> None:
+    evaluations = []
+
+    def interrupted_evaluation(self: EvalCallback) -> bool:
+        evaluations.append(self.num_timesteps)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EvalCallback, "run_evaluation", interrupted_evaluation)
+    run = train(quick_config(tmp_path, total_timesteps=256, eval_freq=0))
+    assert evaluations == [256] and run.interrupted and run.evaluation is None
+    checkpoint = read_checkpoint(run.checkpoint)  # whole: every file there and verified
+    assert checkpoint.metadata["training"]["num_timesteps"] == 256
+    assert gridlab.load(run.checkpoint).act(np.zeros((1, 7, 5, 5), np.float32))[0].shape == (1,)

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+import gridlab
 from gridlab.agent import Agent
 from gridlab.checkpoints import read_checkpoint
 from gridlab.env.observations import channel_names
 from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.env.spec import EnvSpec
 from gridlab.training import Run, TrainConfig, train
-from gridlab.training.factory import build_policy, env_kwargs, env_spec, policy_spec
+from gridlab.training.factory import env_kwargs, env_spec, policy_spec
 from gridlab.training.transfer import action_sources, channel_sources, transfer_weights
 from tests.conftest import quick_config
 
@@ -30,23 +32,28 @@ def parent_run(tmp_path: Path, policy: str) -> Run:
 
 def widened(parent: Run, **overrides: object) -> tuple[Agent, list[str]]:
     config = TrainConfig.from_dict(
-        parent.agent.config.to_dict() | {"num_robots": 3, "init_from": str(parent.checkpoint)} | overrides
+        TrainConfig.load(parent.run_dir / "config.yaml").to_dict()
+        | {"num_robots": 3, "init_from": str(parent.checkpoint)}
+        | overrides
     )
     env = RicochetRobotsEnv(**env_kwargs(config))
-    policy = build_policy(policy_spec(config), env.observation_space, env.action_space)
+    policy = policy_spec(config).build(env.observation_space, env.action_space)
     names = transfer_weights(read_checkpoint(parent.checkpoint), policy, env_spec(env, config))
-    return Agent(policy.eval(), config, {}, None), names
+    return Agent(policy.eval(), config, env_spec(env, config), policy_spec(config)), names
 
 
 def test_sources_map_new_channels_and_moves_to_the_last_old_robot() -> None:
     old, new = list(channel_names(2)), list(channel_names(3))
     assert new == [*old, "robot_2"]
     assert channel_sources(old, new) == [0, 1, 2, 3, 4, 5, 6, 7, 7]
-    spec2 = {"num_robots": 2, "include_noop": True}
+    def spec(num_robots: int, include_noop: bool) -> EnvSpec:
+        env = RicochetRobotsEnv(height=5, width=5, num_robots=num_robots, include_noop=include_noop)
+        return env_spec(env, TrainConfig(height=5, width=5, num_robots=num_robots, include_noop=include_noop))
+
     expected = [0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 8]  # robot 2 starts as robot 1; the no-op stays last
-    assert action_sources(spec2, {"num_robots": 3, "include_noop": True}) == expected
+    assert action_sources(spec(2, True), spec(3, True)) == expected
     with pytest.raises(ValueError, match="no-op"):
-        action_sources({"num_robots": 2, "include_noop": False}, spec2)
+        action_sources(spec(2, False), spec(2, True))
 
 
 @pytest.mark.parametrize("policy", ["small_cnn", "convlstm"])
@@ -56,12 +63,13 @@ def test_a_widened_policy_plays_as_its_parent_until_the_new_robot_appears(
     parent = parent_run(tmp_path, policy)
     child, names = widened(parent)
     assert names == ["action_net.bias", "action_net.weight", "features_extractor.conv1.weight"]
+    original = gridlab.load(parent.checkpoint)
     with torch.no_grad():
-        obs2 = np.stack([parent.agent.make_env().reset(seed=s)[0] for s in range(6)])  # (6, 8, 5, 5)
+        obs2 = np.stack([original.make_env().reset(seed=s)[0] for s in range(6)])  # (6, 8, 5, 5)
         obs3 = np.concatenate([obs2, np.zeros_like(obs2[:, :1])], axis=1)  # robot_2's channel empty
         old_state = new_state = None
         for _ in range(2):  # two steps: the recurrent state carries over identically
-            old, new = parent.agent.forward(obs2, old_state), child.forward(obs3, new_state)
+            old, new = original.forward(obs2, old_state), child.forward(obs3, new_state)
             np.testing.assert_allclose(new.logits[:, :8], old.logits, atol=1e-5)
             # robot 2's moves copy robot 1's
             np.testing.assert_allclose(new.logits[:, 8:], old.logits[:, 4:], atol=1e-5)
@@ -76,15 +84,15 @@ def test_a_widened_policy_plays_as_its_parent_until_the_new_robot_appears(
 def test_a_run_records_where_it_started_and_bad_starts_are_rejected(tmp_path: Path) -> None:
     parent = parent_run(tmp_path, "small_cnn")
     config = TrainConfig.from_dict(
-        parent.agent.config.to_dict()
+        gridlab.load(parent.checkpoint).config.to_dict()
         | {"num_robots": 3, "init_from": str(parent.checkpoint), "run_name": "child", "total_timesteps": 64}
     )
     child = train(config)
-    assert child.agent.metadata["training"]["init_from"] == {
+    assert read_checkpoint(child.checkpoint).metadata["training"]["init_from"] == {
         "path": str(parent.checkpoint), "num_timesteps": 256,
-        "elapsed_s": parent.agent.metadata["training"]["elapsed_s"],
+        "elapsed_s": read_checkpoint(parent.checkpoint).metadata["training"]["elapsed_s"],
     }  # fmt: skip
-    assert child.agent.policy.action_space.n == 12
+    assert gridlab.load(child.checkpoint).policy.action_space.n == 12
     with pytest.raises(ValueError, match="height is 5"):
         widened(parent, height=6)
     with pytest.raises(ValueError, match="only the number of robots may grow"):
