@@ -25,6 +25,7 @@ import platform
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -196,13 +197,27 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Delay SIGINT and SIGTERM until the block ends (they are delivered then, not lost)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    """Delay SIGINT and SIGTERM until the block ends: they are recorded, then raised again.
+
+    Python runs signal handlers in the main thread only, so other threads are never interrupted
+    and need nothing. (Blocking the signal with ``pthread_sigmask`` is not enough: the kernel
+    hands it to another thread, and the main thread still runs the handler.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    held = [s for s, handler in previous.items() if handler is not None]  # None: not set from Python
+    for s in held:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s in held:
+            signal.signal(s, previous[s])
+        for s in caught:
+            signal.raise_signal(s)
 
 
 def _load_tensors(file: Path) -> dict[str, torch.Tensor]:

@@ -1,8 +1,11 @@
 """Checkpoints: contents, atomic writes, verification, loading without pickle."""
 
 import json
+import os
 import pickle
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +70,7 @@ def test_a_crash_while_saving_leaves_the_old_checkpoint_whole(
     monkeypatch.setattr(checkpoints, "save_file", crash)
     model = gridlab.load(str(target))
     with pytest.raises(OSError, match="disk full"):
-        checkpoints.save_checkpoint(target, _FakeModel(model.policy), {}, {}, {}, {})
+        checkpoints.save_checkpoint(target, _FakeModel(model.policy), {}, model.env_spec, model.policy_spec, {})
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
@@ -107,3 +110,35 @@ def test_missing_corrupt_and_newer_checkpoints_are_rejected(v1_run: Run, tmp_pat
     (broken / "metadata.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"missing metadata\.json"):
         read_checkpoint(broken)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.pop("env_spec"), "'env_spec' must be a JSON object, found missing"),
+        (lambda m: m.update(training=[]), "'training' must be a JSON object, found a list"),
+        (lambda m: m["env_spec"].pop("height"), "env_spec is missing the field 'height'"),
+        (lambda m: m["env_spec"].update(n_actions="4"), "env_spec.n_actions must be int, got '4'"),
+        (lambda m: m["policy_spec"].update(policy="gru"), "policy_spec: unknown policy 'gru'; registered"),
+        (lambda m: m["policy_spec"]["kwargs"].pop("hidden"), r"takes the options \['hidden'\], got \[\]"),
+    ],
+)
+def test_malformed_metadata_says_what_is_wrong(v1_run: Run, tmp_path: Path, edit, message: str) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(v1_run.checkpoint, broken)
+    meta = json.loads((broken / "metadata.json").read_text())
+    edit(meta)
+    (broken / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"checkpoint {broken}: metadata\.json.*{message}"):
+        read_checkpoint(broken)
+
+
+def test_interrupts_wait_until_a_checkpoint_is_swapped_into_place() -> None:
+    # The swap renames the old folder away and the new one in: a Ctrl-C between the two would
+    # leave no checkpoint at all, so signals are held back during it and delivered afterwards.
+    reached_the_end = False
+    with pytest.raises(KeyboardInterrupt), checkpoints._signals_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        reached_the_end = True
+    assert reached_the_end
