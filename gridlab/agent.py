@@ -27,6 +27,7 @@ from gridlab.models.hooks import (
     hook_points,
     resolve_hook_names,
 )
+from gridlab.models.recurrent_policy import ConvLSTMPolicy
 from gridlab.models.registry import PolicySpec
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles
@@ -143,7 +144,7 @@ class Agent:
         state: State | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """Actions for a batch of observations.
 
         Args:
@@ -157,12 +158,10 @@ class Agent:
         """
         batch = self._check_obs(obs)
         self._check_state(state, episode_start, batch)
-        array = obs.detach().cpu().numpy() if isinstance(obs, torch.Tensor) else np.asarray(obs)
-        if state is not None:
-            state = tuple(s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else s for s in state)
+        arrays = None if state is None else tuple(_numpy(s) for s in state)
         with torch.no_grad():
             return self.policy.predict(
-                array, state=state, episode_start=episode_start, deterministic=deterministic
+                _numpy(obs), state=arrays, episode_start=episode_start, deterministic=deterministic
             )
 
     def make_env(self, split: str = "heldout", **overrides: Any) -> RicochetRobotsEnv:
@@ -225,12 +224,12 @@ class Agent:
             latent_pi, latent_vf = self.policy.mlp_extractor(self.policy.extract_features(obs_tensor))
             new_state = None
         else:
-            if state is None:
-                state = self.initial_state(batch)
-            state = tuple(_tensor(s, self.policy.device) for s in state)
+            h, c = self.initial_state(batch) if state is None else state
             starts = np.zeros(batch) if episode_start is None else np.asarray(episode_start, dtype=np.float32)
             starts_tensor = torch.as_tensor(starts, device=self.policy.device).float()
-            latent_pi, latent_vf, new_state = self.policy.latent(obs_tensor, state, starts_tensor)
+            latent_pi, latent_vf, new_state = self._recurrent_policy.latent(
+                obs_tensor, (_tensor(h, self.policy.device), _tensor(c, self.policy.device)), starts_tensor
+            )
         return AgentOutput(
             self.policy.action_net(latent_pi), self.policy.value_net(latent_vf)[:, 0], new_state
         )
@@ -262,9 +261,7 @@ class Agent:
 
     def initial_state(self, batch: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Zero recurrent ``(h, c)``, each ``(n_layers, batch, hidden * H * W)`` (recurrent agents)."""
-        if not self.is_recurrent:
-            raise ValueError("this agent is feed-forward: it has no recurrent state")
-        shape = (self.policy.drc.num_layers, batch, self.policy.drc.hidden_size)
+        shape = self._state_shape(batch)
         return np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)
 
     def run_with_cache(
@@ -310,12 +307,23 @@ class Agent:
                 f"observations of shape {shape} do not fit this agent: it expects "
                 f"(batch, {', '.join(map(str, expected))}) ({self.env_spec.describe()}){hint}"
             )
-        kind = obs.dtype.kind if isinstance(obs, np.ndarray) else ("f" if obs.is_floating_point() else "i")
-        if kind not in "biuf" or (isinstance(obs, torch.Tensor) and obs.is_complex()):
-            raise ValueError(f"observations must hold numbers, got dtype {obs.dtype}")
+        real = obs.dtype.kind in "biuf" if isinstance(obs, np.ndarray) else not obs.is_complex()
+        if not real:
+            raise ValueError(f"observations must hold real numbers, got dtype {obs.dtype}")
         return shape[0]
 
-    def _check_state(self, state: State | None, episode_start: object, batch: int) -> None:
+    @property
+    def _recurrent_policy(self) -> ConvLSTMPolicy:
+        if not isinstance(self.policy, ConvLSTMPolicy):
+            raise ValueError("this agent is feed-forward: it has no recurrent state; pass state=None")
+        return self.policy
+
+    def _state_shape(self, batch: int) -> tuple[int, int, int]:
+        """``(n_layers, batch, hidden * H * W)``, the shape of each of ``h`` and ``c``."""
+        drc = self._recurrent_policy.drc
+        return drc.num_layers, batch, drc.hidden_size
+
+    def _check_state(self, state: State | None, episode_start: np.ndarray | None, batch: int) -> None:
         if episode_start is not None and np.shape(episode_start) != (batch,):
             raise ValueError(
                 f"episode_start must have shape ({batch},), one flag per observation; "
@@ -323,9 +331,7 @@ class Agent:
             )
         if state is None:
             return
-        if not self.is_recurrent:
-            raise ValueError("this agent is feed-forward: it has no recurrent state; pass state=None")
-        expected = (self.policy.drc.num_layers, batch, self.policy.drc.hidden_size)
+        expected = self._state_shape(batch)
         if not isinstance(state, tuple) or len(state) != 2:
             raise ValueError(
                 f"state must be a pair (h, c) of arrays shaped {expected}, got {type(state).__name__}"
@@ -340,6 +346,10 @@ class Agent:
     def __repr__(self) -> str:
         steps = self.metadata.get("training", {}).get("num_timesteps")
         return f"Agent({self.policy_spec.policy}, {self.config.name()}, {steps} steps, from {self.path})"
+
+
+def _numpy(value: np.ndarray | torch.Tensor) -> np.ndarray:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 def _tensor(value: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -207,17 +207,17 @@ def _signals_held() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    held = [s for s, handler in previous.items() if handler is not None]  # None: not set from Python
-    for s in held:
-        signal.signal(s, lambda signum, frame: caught.append(signum))
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    held = [sig for sig, handler in previous.items() if handler is not None]  # None: not set from Python
+    for sig in held:
+        signal.signal(sig, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        for s in held:
-            signal.signal(s, previous[s])
-        for s in caught:
-            signal.raise_signal(s)
+        for sig in held:
+            signal.signal(sig, previous[sig])
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 def _load_tensors(file: Path) -> dict[str, torch.Tensor]:

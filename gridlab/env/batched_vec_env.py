@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from gridlab.env.observations import symbolic_positions
+from gridlab.env.observations import FIRST_ROBOT, TARGET_ROBOT, symbolic_positions
 from gridlab.env.puzzle_bank import PuzzleBank
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.env.solver import neighbour_table
@@ -41,6 +41,7 @@ def _step_boards(
     steps: np.ndarray,
     max_steps: np.ndarray,
     step_penalty: np.ndarray,
+    noop_penalty: np.ndarray,
     goal_reward: np.ndarray,
     width: int,
     image: np.ndarray,
@@ -58,7 +59,8 @@ def _step_boards(
         goals, targets: ``(n_envs,)`` goal cell index and target robot id.
         robots: ``(n_envs, n_robots)`` robot cell indices, updated in place.
         steps, max_steps: ``(n_envs,)`` step counters (updated) and truncation limits.
-        step_penalty, goal_reward: ``(n_envs,)`` reward terms.
+        step_penalty, noop_penalty, goal_reward: ``(n_envs,)`` reward terms (a move's step, a
+            no-op's step, solving).
         width: Board width (cell index ``r * width + c``).
         image: ``(n_envs, channels, H, W)`` image observations (any memory layout), updated in
             place when ``has_image``: robot planes and the target mask follow the moved robot.
@@ -87,14 +89,17 @@ def _step_boards(
             if q != p:
                 robots[i, robot] = q
                 if has_image:
-                    image[i, 6 + robot, p // width, p % width] = 0.0
-                    image[i, 6 + robot, q // width, q % width] = 1.0
+                    image[i, FIRST_ROBOT + robot, p // width, p % width] = 0.0
+                    image[i, FIRST_ROBOT + robot, q // width, q % width] = 1.0
                     if robot == targets[i]:
-                        image[i, 5, p // width, p % width] = 0.0
-                        image[i, 5, q // width, q % width] = 1.0
+                        image[i, TARGET_ROBOT, p // width, p % width] = 0.0
+                        image[i, TARGET_ROBOT, q // width, q % width] = 1.0
+            penalty = step_penalty[i]
+        else:
+            penalty = noop_penalty[i]
         steps[i] += 1
         success = robots[i, targets[i]] == goals[i]
-        rewards[i] = step_penalty[i] + (goal_reward[i] if success else 0.0)
+        rewards[i] = penalty + (goal_reward[i] if success else 0.0)
         terminated[i] = success
         truncated[i] = (not success) and steps[i] >= max_steps[i]
 
@@ -140,6 +145,7 @@ class BatchedRicochetVecEnv(VecEnv):
         self._steps = np.zeros(n, dtype=np.int64)
         self._max_steps = np.zeros(n, dtype=np.int64)
         self._step_penalty = np.zeros(n, dtype=np.float64)
+        self._noop_penalty = np.zeros(n, dtype=np.float64)
         self._goal_reward = np.zeros(n, dtype=np.float64)
         self._obs = np.zeros((n, *first.observation_space.shape), dtype=first.observation_space.dtype)
         # The kernel writes image channels as (env, channel, row, col) whatever the memory layout.
@@ -190,7 +196,8 @@ class BatchedRicochetVecEnv(VecEnv):
         truncated = np.empty(n, dtype=bool)
         _step_boards(
             self._actions, self._slots, self._nxt, self._goals, self._targets, self._robots,
-            self._steps, self._max_steps, self._step_penalty, self._goal_reward, self.width,
+            self._steps, self._max_steps, self._step_penalty, self._noop_penalty, self._goal_reward,
+            self.width,
             self._image, self.obs_mode == "image", rewards, terminated, truncated,
         )  # fmt: skip
         if self.obs_mode != "image":
@@ -253,6 +260,7 @@ class BatchedRicochetVecEnv(VecEnv):
         self._steps[i] = env.steps
         self._max_steps[i] = env.max_steps
         self._step_penalty[i] = env.step_penalty
+        self._noop_penalty[i] = env.noop_penalty
         self._goal_reward[i] = env.goal_reward
         self._obs[i] = obs
 

@@ -30,6 +30,12 @@ from gridlab.env.rendering import board_rgb
 
 OBS_MODES = ("image", "symbolic", "rgb")
 WALL_CHANNELS = ("wall_up", "wall_down", "wall_left", "wall_right")
+# Image channel indices (numba kernels read them as compile-time constants). The wall channel
+# of direction d is WALL_UP + d; robot i's channel is FIRST_ROBOT + i.
+WALL_UP, WALL_DOWN, WALL_LEFT, WALL_RIGHT = 0, 1, 2, 3
+GOAL = 4
+TARGET_ROBOT = 5
+FIRST_ROBOT = 6
 
 
 def channel_names(num_robots: int) -> tuple[str, ...]:
@@ -94,9 +100,9 @@ class ObservationEncoder:
         H, W, N = layout.height, layout.width, layout.num_robots
         walls = cell_walls(layout.h_walls, layout.v_walls).astype(np.float32)  # (4, H, W)
         if obs_mode == "image":
-            self._static = np.zeros((6 + N, H, W), dtype=np.float32)
-            self._static[:4] = walls
-            self._static[4][layout.goal_position] = 1.0
+            self._static = np.zeros((FIRST_ROBOT + N, H, W), dtype=np.float32)
+            self._static[WALL_UP : WALL_RIGHT + 1] = walls
+            self._static[GOAL][layout.goal_position] = 1.0
         elif obs_mode == "symbolic":
             self._static = np.zeros(3 * N + 2 + 4 * H * W, dtype=np.float32)
             self._static[2 * N : 2 * N + 2] = symbolic_positions(np.array([layout.goal_position]), H, W)
@@ -108,9 +114,9 @@ class ObservationEncoder:
         if self.obs_mode == "image":
             obs = self._static.copy()
             target = robots[self.layout.target_robot]
-            obs[5, target[0], target[1]] = 1.0
+            obs[TARGET_ROBOT, target[0], target[1]] = 1.0
             for i, (r, c) in enumerate(robots):
-                obs[6 + i, r, c] = 1.0
+                obs[FIRST_ROBOT + i, r, c] = 1.0
             return obs if self.channels_first else np.ascontiguousarray(obs.transpose(1, 2, 0))
         if self.obs_mode == "symbolic":
             obs = self._static.copy()

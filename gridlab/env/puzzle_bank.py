@@ -14,16 +14,20 @@ a puzzle between train and held-out, and the held-out share is the same in every
 Writing is atomic: a new arrays file is written under a new name and fsynced, then the manifest
 that points to it replaces the old one with ``os.replace``; a crash at any point leaves either
 the old bank or the new one. `generate_bank` saves every few seconds and on Ctrl-C.
+
+A bank's `PuzzleBank.digest` names its content; `find_bank` finds a bank that a config recorded
+by path (and digest) from any working directory.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import os
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +42,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SPLITS = ("train", "heldout", "all")
 _ARRAYS = ("h_walls", "v_walls", "robots", "goal", "target", "length", "heldout")
+BANKS_ENV_VAR = "GRIDLAB_BANKS"
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the gridlab package
 
 
 def _puzzle_key(layout: FixedLayout) -> bytes:
@@ -62,6 +68,7 @@ class PuzzleBank:
         >>> bank = PuzzleBank.load("banks/8x8-2")
         >>> bank.counts()                       # {length: count} over the train split
         >>> layout = bank.layout(bank.indices(length=5, split="heldout")[0])
+        >>> bank.digest                         # SHA-256 of the puzzles, recorded by checkpoints
 
     Attributes:
         spec: The board family.
@@ -81,6 +88,20 @@ class PuzzleBank:
 
     def __len__(self) -> int:
         return int(self.arrays["length"].shape[0])
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """Hex SHA-256 of the puzzles: each array in a fixed order with its name, dtype and shape.
+
+        Banks holding the same puzzles in the same order share it, whatever their folder, file
+        names or compression; checkpoints record it to find their bank again (`find_bank`).
+        """
+        sha = hashlib.sha256()
+        for name in _ARRAYS:
+            array = np.ascontiguousarray(self.arrays[name], dtype=self.arrays[name].dtype.newbyteorder("<"))
+            sha.update(f"{name} {array.dtype.str} {array.shape}\n".encode())
+            sha.update(array.tobytes())
+        return sha.hexdigest()
 
     @classmethod
     def empty(cls, spec: BoardSpec, seed: int, heldout_fraction: float) -> PuzzleBank:
@@ -191,6 +212,7 @@ class PuzzleBank:
             "heldout": np.array([h for _, _, h in rows], bool),
         }
         self.arrays = {k: np.concatenate([self.arrays[k], new[k]]) for k in _ARRAYS}
+        self.__dict__.pop("digest", None)  # the cached digest named the old content
 
 
 def _describe(spec: BoardSpec) -> str:
@@ -198,6 +220,100 @@ def _describe(spec: BoardSpec) -> str:
         f"{spec.height}x{spec.width} boards with {spec.num_robots} robots "
         f"(corner_density={spec.corner_density:.4g}, border_density={spec.border_density:.4g})"
     )
+
+
+_loaded: dict[Path, tuple[int, PuzzleBank]] = {}  # resolved folder -> (manifest mtime_ns, bank)
+
+
+def find_bank(
+    path: str | os.PathLike, digest: str | None = None, near: Iterable[str | os.PathLike] = ()
+) -> PuzzleBank:
+    """The bank a config recorded as ``path`` (and ``digest``), found from any working directory.
+
+    Candidates, in order, each looked at once:
+
+    1. ``path`` itself if absolute, else the working directory joined with ``path``;
+    2. each folder in ``near`` (e.g. a checkpoint's folder) and each of its ancestors, joined
+       with ``path``;
+    3. each directory listed in ``$GRIDLAB_BANKS`` (``os.pathsep``-separated) joined with
+       ``path``, then with the path's last component;
+    4. the project root (the folder holding the ``gridlab`` package) joined with ``path``.
+
+    The first candidate holding a bank whose `PuzzleBank.digest` is ``digest`` (any bank when
+    ``digest`` is None) wins. Loaded banks are cached by folder and manifest modification time,
+    so finding the same bank twice gives the same object (envs cache puzzles by bank identity).
+
+    Example:
+        >>> bank = find_bank("banks/8x8-2", digest=ref.digest, near=[checkpoint_folder])
+
+    Args:
+        path: The bank folder as recorded, often relative (``"banks/8x8-2"``).
+        digest: The content the bank must have (64 hex digits), or None to take any bank.
+        near: Folders to search from besides the working directory.
+
+    Returns:
+        The bank, loaded from the winning candidate.
+
+    Raises:
+        TypeError: When ``near`` is a single path rather than a collection of them.
+        ValueError: When ``digest`` is not 64 lowercase hex digits.
+        FileNotFoundError: When no candidate holds the bank; the message lists every candidate
+            with the reason it was passed over and how to make the bank findable.
+    """
+    if isinstance(near, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"near must be a collection of folders, got the single path {near!r}; pass [{near!r}]"
+        )
+    if digest is not None and not (
+        isinstance(digest, str) and len(digest) == 64 and set(digest) <= set("0123456789abcdef")
+    ):
+        raise ValueError(
+            f"digest must be 64 lowercase hex digits (a PuzzleBank.digest) or None, got {digest!r}"
+        )
+    rejected = []
+    for candidate in _bank_candidates(Path(path), near):
+        if not (candidate / MANIFEST).is_file():
+            rejected.append(f"{candidate}: missing")
+            continue
+        try:
+            bank = _load_cached(candidate)
+        except (ValueError, FileNotFoundError) as error:
+            rejected.append(f"{candidate}: corrupt: {error}")
+            continue
+        if digest is None or bank.digest == digest:
+            return bank
+        rejected.append(f"{candidate}: different content: digest {bank.digest[:12]}… != {digest[:12]}…")
+    looked = "\n".join(f"  {line}" for line in rejected)
+    raise FileNotFoundError(
+        f"no puzzle bank {str(path)!r} with digest {digest or '(any)'} found; looked at:\n{looked}\n"
+        f"Put the bank folder in one of these places, set {BANKS_ENV_VAR} to a folder holding it "
+        f"(several separated by {os.pathsep!r}), or regenerate it with `gridlab puzzles generate` "
+        "with the same spec and seed."
+    )
+
+
+def _bank_candidates(recorded: Path, near: Iterable[str | os.PathLike]) -> list[Path]:
+    """Where `find_bank` looks for ``recorded``, in order, as resolved paths without repeats."""
+    places = [Path.cwd() / recorded]  # an absolute path joined to any folder is itself
+    for folder in near:
+        folder = Path(folder).resolve()
+        places += [above / recorded for above in (folder, *folder.parents)]
+    for entry in os.environ.get(BANKS_ENV_VAR, "").split(os.pathsep):
+        if entry:
+            places += [Path(entry) / recorded, Path(entry) / recorded.name]
+    places.append(_PROJECT_ROOT / recorded)
+    return list(dict.fromkeys(place.resolve() for place in places))
+
+
+def _load_cached(folder: Path) -> PuzzleBank:
+    """`PuzzleBank.load` of a resolved folder: the same object while its manifest is unchanged."""
+    mtime = (folder / MANIFEST).stat().st_mtime_ns
+    cached = _loaded.get(folder)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    bank = PuzzleBank.load(folder)
+    _loaded[folder] = (mtime, bank)
+    return bank
 
 
 def generate_bank(
@@ -216,8 +332,9 @@ def generate_bank(
 
     Random puzzles with optimal length in ``[min_moves, max_moves]`` are drawn and binned by
     length; a bin that is full drops further draws. Existing puzzles are kept and duplicates
-    skipped. Round ``k`` of generation draws from ``np.random.default_rng([seed, k])``, so the same
-    calls give the same bank.
+    skipped. Round ``k`` of generation draws from ``np.random.default_rng([seed, k])``, so the
+    same calls give the same bank. A bank that already holds what is asked is returned as
+    loaded, its files untouched.
 
     Args:
         path: Bank folder (created if missing; an existing bank must have the same spec and seed).
@@ -263,6 +380,8 @@ def generate_bank(
         bank = PuzzleBank.empty(spec, seed, heldout_fraction)
     have = bank.counts("all")
     missing = {n: max(0, c - have.get(n, 0)) for n, c in wanted.items()}
+    if bank.path is not None and not any(missing.values()):
+        return bank  # the bank already has what is asked: leave its files untouched
     seen = {_puzzle_key(bank.layout(i)) for i in range(len(bank))}
     lo = min((n for n, c in missing.items() if c), default=min_moves)
     hi = max((n for n, c in missing.items() if c), default=min_moves)

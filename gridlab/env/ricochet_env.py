@@ -22,7 +22,13 @@ from gridlab.env.generator import (
 from gridlab.env.observations import ObservationEncoder, channel_names, observation_space
 from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank
 from gridlab.env.rendering import board_rgb
-from gridlab.env.solver import solve
+from gridlab.env.solver import search
+
+RESET_NODE_BUDGET = 150_000
+"""Search nodes a reset may spend solving a fixed layout. Every milestone and bank puzzle, and
+every 8x8 puzzle with up to four robots and a plan of up to 12 moves, is solved exactly within it
+(32k nodes at most in our samples); an unsolvable 16x16 layout with five robots gives up after
+about 0.25 s on one core."""
 
 
 class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
@@ -33,6 +39,11 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
     ``robot * 4 + direction`` slides a robot; with ``include_noop`` the last action
     (``num_robots * 4``) waits a step. The episode ends when the target robot rests on the
     goal (``info["is_success"]``) or is truncated after ``max_steps`` steps.
+
+    Fixed layouts are solved at reset for ``info["optimal_length"]``, with at most
+    `RESET_NODE_BUDGET` search nodes; a layout that is unsolvable, needs more than
+    ``max_steps`` moves or is not settled within the budget is still played (it truncates at
+    ``max_steps``) and its optimal length is ``None``.
 
     Example:
         >>> env = RicochetRobotsEnv(height=8, width=8, num_robots=2, seed=0)
@@ -45,6 +56,8 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             ``fixed_layout`` when given (passing values that disagree with it is an error).
         include_noop: Add a no-op ("thinking") action after the moves.
         step_penalty: Reward added on every step (e.g. ``-0.01``).
+        noop_penalty: Reward of a no-op step instead of ``step_penalty``; ``None`` (default)
+            follows ``step_penalty``.
         goal_reward: Reward added on the step that solves the puzzle.
         max_steps: Steps before truncation.
         fixed_layout: A `FixedLayout`, or a sequence of them to draw one from per episode.
@@ -55,6 +68,11 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         min_moves, max_moves: Band of optimal plan lengths for random boards.
         corner_density, border_density: Wall densities for random boards (see `BoardSpec`).
         rgb_cell_size: Pixels per cell for RGB observations.
+        bank: A `PuzzleBank` to draw puzzles from instead of random boards, or its folder
+            (loaded from exactly that path; `gridlab.env.puzzle_bank.find_bank` searches).
+        bank_split: The bank's split to draw from: ``"train"``, ``"heldout"`` or ``"all"``.
+        length_weights: ``{optimal length: weight}`` for bank draws; ``None`` weighs every
+            length in ``[min_moves, max_moves]`` equally.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -81,6 +99,7 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         bank: str | os.PathLike | PuzzleBank | None = None,
         bank_split: str = "train",
         length_weights: Mapping[int, float] | None = None,
+        noop_penalty: float | None = None,
     ) -> None:
         self.layouts = _as_layouts(fixed_layout)
         if self.layouts and bank is not None:
@@ -118,6 +137,7 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         )
         self.include_noop = include_noop
         self.step_penalty = float(step_penalty)
+        self.noop_penalty = noop_penalty
         self.goal_reward = float(goal_reward)
         self.max_steps = int(max_steps)
         self.obs_mode = obs_mode
@@ -126,10 +146,10 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         self.min_moves, self.max_moves = min_moves, max_moves
         self.rgb_cell_size = rgb_cell_size
         self.channel_names = channel_names(self.num_robots)
-        self.observation_space = observation_space(
+        self.observation_space: gym.spaces.Box = observation_space(
             obs_mode, self.height, self.width, self.num_robots, channels_first, rgb_cell_size
         )
-        self.action_space = gym.spaces.Discrete(4 * self.num_robots + int(include_noop))
+        self.action_space: gym.spaces.Discrete = gym.spaces.Discrete(4 * self.num_robots + int(include_noop))
         self._first_seed = seed
         self.optimal_length = 0
         self.layout: FixedLayout | None = None
@@ -149,7 +169,9 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
                 ``{"layout_index": i}`` picks the ``i``-th fixed layout.
 
         Returns:
-            ``(observation, info)`` with ``info["optimal_length"]`` the optimal plan length.
+            ``(observation, info)`` with ``info["optimal_length"]`` the optimal plan length,
+            ``None`` for a fixed layout not solved within ``max_steps`` moves and
+            `RESET_NODE_BUDGET` search nodes.
         """
         if seed is None:
             seed = self._first_seed
@@ -203,12 +225,24 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             robots = list(self.robots)
             robots[robot] = slide(self.layout.h_walls, self.layout.v_walls, robots, robot, direction)
             self.robots = tuple(robots)
+            penalty = self.step_penalty
+        else:
+            penalty = self.noop_penalty
         self.steps += 1
         success = self.robots[self.layout.target_robot] == self.layout.goal_position
-        reward = self.step_penalty + (self.goal_reward if success else 0.0)
+        reward = penalty + (self.goal_reward if success else 0.0)
         truncated = not success and self.steps >= self.max_steps
         self._done = success or truncated
         return self._encode(self.robots), reward, success, truncated, {"is_success": success}
+
+    @property
+    def noop_penalty(self) -> float:
+        """Reward of a no-op step: ``step_penalty`` unless set to a value of its own."""
+        return self.step_penalty if self._noop_penalty is None else self._noop_penalty
+
+    @noop_penalty.setter
+    def noop_penalty(self, value: float | None) -> None:
+        self._noop_penalty = None if value is None else float(value)
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_layout(self, layout: object) -> FixedLayout:
@@ -281,12 +315,11 @@ def _board_family(layouts: list[FixedLayout], bank: PuzzleBank | None, given: di
 @functools.lru_cache(maxsize=1 << 16)
 def _solved_and_encoded(
     layout: FixedLayout, max_steps: int, obs_mode: str, channels_first: bool, rgb_cell_size: int
-) -> tuple[int, ObservationEncoder]:
-    """Optimal length and observation encoder of a fixed layout, shared by every env that plays it."""
-    plan = solve(layout, max_depth=min(max_steps, 100))
-    if plan is None:
-        raise ValueError(f"layout has no solution within max_steps={max_steps} moves")
-    return len(plan), ObservationEncoder(layout, obs_mode, channels_first, rgb_cell_size)
+) -> tuple[int | None, ObservationEncoder]:
+    """Optimal length (``None`` when not found within ``max_steps`` moves and `RESET_NODE_BUDGET`
+    nodes) and observation encoder of a fixed layout, shared by every env that plays it."""
+    result = search(layout, max_depth=min(max_steps, 100), max_nodes=RESET_NODE_BUDGET)
+    return result.length, ObservationEncoder(layout, obs_mode, channels_first, rgb_cell_size)
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -12,9 +12,16 @@ The search uses the tricks of fast Ricochet Robots solvers:
 
 Iterative deepening makes the first plan found optimal. `gridlab.env.bfs` holds the plain
 breadth-first search that the tests check this solver against.
+
+`solve` searches until it has an answer; `search` can also stop after a number of expanded
+nodes (the env bounds the solve of a fixed layout at reset this way) and says which of "solved",
+"no plan within ``max_depth``" and "budget ran out" happened.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
 
 import numba
 import numpy as np
@@ -23,7 +30,9 @@ from gridlab.env.board import FixedLayout, Move, slide
 
 DEFAULT_MAX_DEPTH = 20
 _UNREACHABLE = 127
-_FOUND, _NOT_FOUND, _TABLE_FULL = 1, 0, -1
+_FOUND, _NOT_FOUND, _TABLE_FULL, _OUT_OF_NODES = 1, 0, -1, -2
+_STATUS_NAMES = {_FOUND: "solved", _NOT_FOUND: "no_plan", _OUT_OF_NODES: "out_of_nodes"}
+_NO_NODE_LIMIT = np.iinfo(np.int64).max
 _MIN_TABLE_BITS, _MAX_TABLE_BITS = 16, 28
 
 
@@ -110,13 +119,18 @@ def _search(
     tt_stamps: np.ndarray,
     stamp: int,
     plan: np.ndarray,
-) -> tuple[int, int]:
-    """Iterative deepening from ``min_limit`` to ``max_limit`` moves.
+    max_nodes: int,
+) -> tuple[int, int, int]:
+    """Iterative deepening from ``min_limit`` to ``max_limit`` moves, expanding at most ``max_nodes`` nodes.
+
+    A node is expanded when the search enters it to try its moves: the root of each iteration
+    and every state it descends into.
 
     Returns:
-        ``(status, length)``: status ``1`` found (the plan is in ``plan[:length]`` as
+        ``(status, length, nodes)``: status ``1`` found (the plan is in ``plan[:length]`` as
         ``(robot, direction)`` rows), ``0`` no plan within ``max_limit``, ``-1`` the
-        transposition table filled up (retry with a larger one).
+        transposition table filled up (retry with a larger one), ``-2`` the next expansion
+        would exceed ``max_nodes``; ``nodes`` expanded so far.
     """
     n_robots = start.shape[0]
     n_moves = 4 * n_robots
@@ -138,8 +152,12 @@ def _search(
     used = 0
     next_move = np.zeros(max_limit + 1, dtype=np.int64)
     came_from = np.zeros(max_limit + 1, dtype=np.int64)
+    nodes = 0
 
     for limit in range(min_limit, max_limit + 1):
+        if nodes == max_nodes:
+            return -2, 0, nodes
+        nodes += 1
         depth = 0
         next_move[0] = 0
         while True:
@@ -173,7 +191,7 @@ def _search(
             if i == target and q == goal:
                 plan[depth, 0] = i
                 plan[depth, 1] = d
-                return 1, depth + 1
+                return 1, depth + 1, nodes
             if remaining == 1:
                 continue
             target_cell = q if i == target else robots[target]
@@ -194,7 +212,7 @@ def _search(
                 tt_vals[slot] = remaining - 1
                 used += 1
                 if used > capacity:
-                    return -1, 0
+                    return -1, 0, nodes
             elif tt_vals[slot] >= remaining - 1:
                 pruned = True  # already searched this state with at least this budget
             else:
@@ -204,12 +222,15 @@ def _search(
                 occ[q] = False
                 occ[p] = True
                 continue
+            if nodes == max_nodes:
+                return -2, 0, nodes
+            nodes += 1
             plan[depth, 0] = i
             plan[depth, 1] = d
             came_from[depth] = p
             depth += 1
             next_move[depth] = 0
-    return 0, 0
+    return 0, 0, nodes
 
 
 class _Table:
@@ -232,6 +253,28 @@ class _Table:
 _table = _Table(_MIN_TABLE_BITS)
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """What a `search` settled.
+
+    Attributes:
+        status: ``"solved"`` (``plan`` is optimal), ``"no_plan"`` (no plan of at most
+            ``max_depth`` moves exists) or ``"out_of_nodes"`` (the node budget ran out first:
+            the optimal length is unknown).
+        plan: A shortest plan of ``(robot, direction)`` moves when solved, else ``None``.
+        nodes: Search nodes expanded (never more than the budget).
+    """
+
+    status: Literal["solved", "no_plan", "out_of_nodes"]
+    plan: list[Move] | None
+    nodes: int
+
+    @property
+    def length(self) -> int | None:
+        """Optimal plan length, ``None`` unless solved."""
+        return None if self.plan is None else len(self.plan)
+
+
 def _run(
     nxt: np.ndarray,
     lb: np.ndarray,
@@ -239,12 +282,15 @@ def _run(
     robots: np.ndarray,
     min_limit: int,
     max_limit: int,
-) -> list[Move] | None:
+    max_nodes: int = _NO_NODE_LIMIT,
+) -> SearchResult:
+    """Run the kernel, growing the transposition table until it fits; nodes add up over retries."""
     global _table
     goal = layout.goal_position[0] * layout.width + layout.goal_position[1]
     plan = np.zeros((max(max_limit, 1), 2), dtype=np.int64)
+    nodes = 0
     while True:
-        status, length = _search(
+        status, length, expanded = _search(
             nxt,
             lb,
             goal,
@@ -257,16 +303,17 @@ def _run(
             _table.stamps,
             _table.next_stamp(),
             plan,
+            max_nodes - nodes,
         )
+        nodes += expanded
         if status != _TABLE_FULL:
             break
         bits = int(np.log2(_table.keys.shape[0])) + 2
         if bits > _MAX_TABLE_BITS:
             raise MemoryError(f"solver transposition table exceeded 2**{_MAX_TABLE_BITS} entries")
         _table = _Table(bits)
-    if status == _NOT_FOUND:
-        return None
-    return [(int(r), int(d)) for r, d in plan[:length]]
+    moves = [(int(r), int(d)) for r, d in plan[:length]] if status == _FOUND else None
+    return SearchResult(_STATUS_NAMES[status], moves, nodes)
 
 
 def _prepare(layout: FixedLayout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -282,23 +329,62 @@ def _check_depth(max_depth: int) -> int:
     return int(max_depth)
 
 
-def solve(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH) -> list[Move] | None:
-    """An optimal plan for ``layout``.
+def _check_nodes(max_nodes: int | None) -> int:
+    if max_nodes is None:
+        return _NO_NODE_LIMIT
+    if not isinstance(max_nodes, (int, np.integer)) or isinstance(max_nodes, bool) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive integer or None (no limit), got {max_nodes!r}")
+    return int(max_nodes)
+
+
+def search(
+    layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH, max_nodes: int | None = None
+) -> SearchResult:
+    """Look for an optimal plan, optionally giving up after ``max_nodes`` expanded nodes.
+
+    Example:
+        >>> result = search(layout, max_depth=30, max_nodes=200_000)
+        >>> result.status              # "solved", "no_plan" or "out_of_nodes"
+        >>> result.length              # None unless solved
 
     Args:
         layout: The puzzle.
-        max_depth: Longest plan to look for.
+        max_depth: Longest plan to look for, 1 to 100.
+        max_nodes: Most search nodes to expand (each costs about one slide per robot and
+            direction); ``None`` searches until it has an answer, like `solve`.
+
+    Returns:
+        A `SearchResult`: ``"solved"`` with a shortest plan, ``"no_plan"`` when no plan of at
+        most ``max_depth`` moves exists, or ``"out_of_nodes"`` when the budget ran out before
+        either was settled.
+
+    Raises:
+        ValueError: For ``max_depth`` outside 1..100 or ``max_nodes`` not a positive integer.
+    """
+    max_depth = _check_depth(max_depth)
+    max_nodes = _check_nodes(max_nodes)
+    nxt, lb, robots = _prepare(layout)
+    bound = int(lb[robots[layout.target_robot]])
+    if bound > max_depth:  # even alone on the board the target needs more moves
+        return SearchResult("no_plan", None, 0)
+    return _run(nxt, lb, layout, robots, max(bound, 1), max_depth, max_nodes)
+
+
+def solve(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH) -> list[Move] | None:
+    """An optimal plan for ``layout`` (an unbounded `search`).
+
+    Args:
+        layout: The puzzle.
+        max_depth: Longest plan to look for, 1 to 100.
 
     Returns:
         A shortest list of ``(robot, direction)`` moves after which the target robot rests on
         the goal, or ``None`` when no plan of at most ``max_depth`` moves exists.
+
+    Raises:
+        ValueError: For ``max_depth`` outside 1..100.
     """
-    max_depth = _check_depth(max_depth)
-    nxt, lb, robots = _prepare(layout)
-    bound = int(lb[robots[layout.target_robot]])
-    if bound > max_depth:
-        return None
-    return _run(nxt, lb, layout, robots, max(bound, 1), max_depth)
+    return search(layout, max_depth).plan
 
 
 def optimal_first_moves(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH) -> frozenset[Move]:
@@ -328,14 +414,16 @@ def optimal_first_moves(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH)
             cells = np.array([r * layout.width + c for r, c in robots], dtype=np.int64)
             if lb[cells[layout.target_robot]] > length - 1:
                 continue
-            if _run(nxt, lb, layout, cells, length - 1, length - 1) is not None:
+            if _run(nxt, lb, layout, cells, length - 1, length - 1).status == "solved":
                 moves.add((robot, direction))
     return frozenset(moves)
 
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
+    "SearchResult",
     "neighbour_table",
     "optimal_first_moves",
+    "search",
     "solve",
 ]

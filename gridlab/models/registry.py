@@ -21,7 +21,8 @@ from gridlab.records import record_from_dict, record_to_dict
 
 if TYPE_CHECKING:
     from gymnasium import spaces
-    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3 import PPO
     from stable_baselines3.common.policies import ActorCriticPolicy
 
 _IMAGES = ("image", "rgb")
@@ -49,7 +50,7 @@ class ModelEntry:
     def recurrent(self) -> bool:
         return self.algorithm == "RecurrentPPO"
 
-    def algorithm_class(self) -> type[OnPolicyAlgorithm]:
+    def algorithm_class(self) -> type[PPO] | type[RecurrentPPO]:
         """``stable_baselines3.PPO`` or ``sb3_contrib.RecurrentPPO``."""
         if self.recurrent:
             from sb3_contrib import RecurrentPPO

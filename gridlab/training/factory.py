@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
@@ -51,9 +53,8 @@ def make_vec_env(config: TrainConfig) -> VecEnv:
     if config.vec_env == "batched":
         venv: VecEnv = BatchedRicochetVecEnv(config.n_envs, seed=config.seed, **kwargs)
     else:
-        venv = DummyVecEnv(
-            [lambda i=i: RicochetRobotsEnv(seed=config.seed + i, **kwargs) for i in range(config.n_envs)]
-        )
+        venv = DummyVecEnv([functools.partial(RicochetRobotsEnv, seed=config.seed + i, **kwargs)
+                            for i in range(config.n_envs)])  # fmt: skip
     return VecMonitor(venv)
 
 
@@ -63,7 +64,7 @@ def policy_spec(config: TrainConfig) -> PolicySpec:
     return PolicySpec(entry.name, {option: getattr(config, field) for option, field in entry.options.items()})
 
 
-def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) -> OnPolicyAlgorithm:
+def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) -> PPO | RecurrentPPO:
     """The PPO or RecurrentPPO learner for a run."""
     spec = policy_spec(config)
     policy_class, policy_kwargs = spec.entry.policy_kwargs(spec.kwargs)
@@ -73,7 +74,8 @@ def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) 
     if config.learning_rate_end is not None:  # SB3 schedules take the progress remaining, 1 -> 0
         learning_rate = LinearSchedule(config.learning_rate, config.learning_rate_end, end_fraction=1.0)
     return algorithm(
-        policy_class, venv, learning_rate=learning_rate, n_steps=config.n_steps,
+        policy_class,  # type: ignore[arg-type]  # the registry pairs RecurrentPPO with a recurrent policy
+        venv, learning_rate=learning_rate, n_steps=config.n_steps,
         batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
         gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
         vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm, seed=config.seed,

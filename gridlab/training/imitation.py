@@ -18,7 +18,7 @@ would not be the policy it is as an agent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -91,7 +91,7 @@ def solver_dataset(
         progress: Show a progress bar.
     """
     rng = np.random.default_rng(seed)
-    rows = []
+    rows: list[int] = []
     for length in sorted(bank.counts(split)):
         rows_of_length = bank.indices(length=length, split=split)
         if per_length is not None and per_length < len(rows_of_length):
@@ -159,7 +159,8 @@ def imitate(
     losses = []
     for _ in trange(updates, desc="imitating", disable=not progress):
         batch = torch.randint(len(data), (batch_size,), generator=generator)
-        latent = policy.mlp_extractor.forward_actor(policy.extract_features(obs[batch]))
+        features = policy.extract_features(obs[batch])  # one extractor: a tensor, not a pair
+        latent = policy.mlp_extractor.forward_actor(cast(torch.Tensor, features))
         log_probs = policy.action_net(latent).log_softmax(dim=1)
         loss = -(target[batch] * log_probs).sum(dim=1).mean()
         optimizer.zero_grad()

@@ -11,8 +11,10 @@ from gridlab.env import (
     BatchedRicochetVecEnv,
     RicochetRobotsEnv,
     fixed_layout_v3_blocker,
+    fixed_layout_v4_five_moves,
     fixed_layouts_v1_four_targets,
 )
+from tests.env.boards import walled_off_16x16
 
 
 def make_pair(n: int, seed: int, **kwargs: Any) -> tuple[VecEnv, VecEnv]:
@@ -60,6 +62,7 @@ def run_side_by_side(dummy: VecEnv, batched: VecEnv, steps: int, seed: int = 0) 
         ({"fixed_layout": fixed_layouts_v1_four_targets(), "channels_first": False}, 1500),
         ({"height": 8, "width": 8, "num_robots": 2, "max_steps": 8}, 1500),
         ({"height": 6, "width": 7, "num_robots": 3, "obs_mode": "symbolic", "include_noop": True}, 1500),
+        ({"height": 8, "width": 8, "num_robots": 2, "include_noop": True, "noop_penalty": -0.3}, 1500),
         ({"height": 5, "width": 5, "num_robots": 2, "obs_mode": "rgb", "max_steps": 6}, 300),
         ({"height": 16, "width": 16, "num_robots": 4, "max_steps": 12, "step_penalty": -0.1}, 300),
     ],
@@ -68,6 +71,18 @@ def test_matches_dummy_vec_env_step_for_step(kwargs: dict, steps: int) -> None:
     dummy, batched = make_pair(8, seed=3, **kwargs)
     episodes = run_side_by_side(dummy, batched, steps)
     assert episodes >= 50  # auto-resets were exercised many times
+
+
+@pytest.mark.parametrize(
+    ("layout", "max_steps"),
+    [(walled_off_16x16(helpers=4), 10), (fixed_layout_v4_five_moves(), 4)],
+    ids=["unsolvable_16x16", "plan_longer_than_max_steps"],
+)
+def test_layouts_without_a_known_optimal_length_match_and_truncate(layout, max_steps: int) -> None:
+    dummy, batched = make_pair(4, seed=0, fixed_layout=layout, max_steps=max_steps, include_noop=True)
+    episodes = run_side_by_side(dummy, batched, 5 * max_steps)
+    assert episodes == 4 * 5  # no board can be solved in time: each truncates every max_steps steps
+    assert [info["optimal_length"] for info in batched.reset_infos] == [None] * 4
 
 
 def test_matches_under_vec_monitor_and_after_reseeding() -> None:
@@ -87,7 +102,8 @@ def test_options_attributes_and_methods_reach_the_boards() -> None:
     assert dummy.get_attr("steps", indices=[1, 3]) == batched.get_attr("steps", indices=[1, 3])
     for venv in (dummy, batched):
         venv.set_attr("max_steps", 3, indices=[0, 1])
-        venv.set_attr("step_penalty", -0.5)
+        venv.set_attr("step_penalty", -0.5)  # the no-op's reward follows it, but on board 2
+        venv.set_attr("noop_penalty", -0.25, indices=[2])
     run_side_by_side(dummy, batched, 60, seed=2)
     assert dummy.env_method("action_meaning", 3) == batched.env_method("action_meaning", 3)
     # A board reset through env_method continues from its new state in both.

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,8 +14,9 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+import gridlab
 from gridlab.env import BatchedRicochetVecEnv, BoardSpec, RicochetRobotsEnv, solve
-from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank, generate_bank
+from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank, find_bank, generate_bank
 
 SPEC = BoardSpec(6, 6, 2)
 
@@ -149,8 +151,6 @@ def test_bad_bank_use_raises_clear_errors(bank_dir: Path, kwargs: dict, error: t
 
 
 def test_corrupt_or_newer_banks_are_rejected(bank_dir: Path, tmp_path: Path) -> None:
-    import shutil
-
     bad = tmp_path / "bad"
     shutil.copytree(bank_dir, bad)
     arrays = next(bad.glob("puzzles-*.npz"))
@@ -184,3 +184,135 @@ def test_exhausted_board_family_stops_with_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match="no new puzzle in 2000 draws; still missing"):
         generate_bank(tmp_path / "tiny", open_4x4, 500, 1, 2, max_stale_draws=2000, progress=False)
     assert 0 < len(PuzzleBank.load(tmp_path / "tiny")) < 1000  # what was found is kept
+
+
+def test_topping_up_a_bank_that_has_enough_leaves_its_files_untouched(bank_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "full"
+    shutil.copytree(bank_dir, folder)
+    for file in folder.iterdir():
+        os.utime(file, ns=(1_000_000_000, 1_000_000_000))
+    before = {file.name: (file.read_bytes(), file.stat().st_mtime_ns) for file in folder.iterdir()}
+    for per_length in (20, {2: 20, 3: 5}):
+        bank = generate_bank(folder, SPEC, per_length, 1, 4, seed=0, heldout_fraction=0.25, progress=False)
+        assert bank.counts("all") == {1: 20, 2: 20, 3: 20, 4: 20} and bank.rounds == 1
+    after = {file.name: (file.read_bytes(), file.stat().st_mtime_ns) for file in folder.iterdir()}
+    assert after == before
+
+
+def copy_bank(source: Path, folder: Path, extra_puzzles: int = 0) -> PuzzleBank:
+    """Save ``source``'s puzzles (plus copies of its first ``extra_puzzles``) as a new bank in ``folder``."""
+    bank = PuzzleBank.load(source)
+    bank._append([(bank.layout(i), int(bank.arrays["length"][i]), False) for i in range(extra_puzzles)])
+    bank.save(folder)
+    return PuzzleBank.load(folder)
+
+
+def test_digest_names_the_puzzles_not_the_files(bank_dir: Path, tmp_path: Path) -> None:
+    bank = PuzzleBank.load(bank_dir)
+    assert len(bank.digest) == 64 and int(bank.digest, 16) >= 0
+    # The same arrays stored uncompressed under another file name.
+    folder = tmp_path / "uncompressed"
+    shutil.copytree(bank_dir, folder)
+    next(folder.glob("puzzles-*.npz")).unlink()
+    np.savez(folder / "other-name.npz", **bank.arrays)
+    manifest = json.loads((folder / "manifest.json").read_text()) | {"arrays": "other-name.npz"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert PuzzleBank.load(folder).digest == copy_bank(bank_dir, tmp_path / "resaved").digest == bank.digest
+    assert copy_bank(bank_dir, tmp_path / "one-more", extra_puzzles=1).digest != bank.digest
+    wider = PuzzleBank(bank.spec, bank.seed, bank.heldout_fraction, bank.rounds, dict(bank.arrays))
+    wider.arrays["length"] = wider.arrays["length"].astype(np.int32)  # same values, another dtype
+    assert wider.digest != bank.digest
+    before = bank.digest
+    bank._append([(bank.layout(0), 1, False)])  # growing the bank forgets the cached digest
+    assert bank.digest != before
+
+
+@pytest.fixture
+def project(bank_dir: Path, tmp_path: Path) -> Path:
+    """A project folder holding the test bank as banks/six, and an empty folder to work from."""
+    shutil.copytree(bank_dir, tmp_path / "project" / "banks" / "six")
+    (tmp_path / "project" / "checkpoints" / "run").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    return tmp_path / "project"
+
+
+def test_find_bank_from_the_working_directory_near_folders_and_gridlab_banks(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GRIDLAB_BANKS", raising=False)
+    digest = PuzzleBank.load(project / "banks" / "six").digest
+    monkeypatch.chdir(project)
+    assert find_bank("banks/six", digest).path == project / "banks" / "six"
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(FileNotFoundError):
+        find_bank("banks/six")
+    assert find_bank("banks/six", digest, near=[project / "checkpoints" / "run"]).digest == digest
+    assert find_bank(project / "banks" / "six", digest).path == project / "banks" / "six"  # absolute
+    monkeypatch.setenv("GRIDLAB_BANKS", os.pathsep.join([str(tmp_path / "nothing"), str(project / "banks")]))
+    assert find_bank("old/machine/six", digest).path == project / "banks" / "six"  # by its last component
+    monkeypatch.setenv("GRIDLAB_BANKS", str(project))
+    assert find_bank("banks/six", digest).path == project / "banks" / "six"
+
+
+def test_find_bank_falls_back_to_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRIDLAB_BANKS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = Path(gridlab.__file__).resolve().parents[1]
+    assert find_bank("banks/8x8-2").path == root / "banks" / "8x8-2"
+
+
+def test_find_bank_skips_other_content_and_reports_every_candidate(
+    project: Path, bank_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GRIDLAB_BANKS", raising=False)
+    run = project / "checkpoints" / "run"
+    other = copy_bank(bank_dir, run / "banks" / "six", extra_puzzles=1)  # a different bank, found first
+    wanted = PuzzleBank.load(project / "banks" / "six")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert find_bank("banks/six", wanted.digest, near=[run]).path == project / "banks" / "six"
+    assert find_bank("banks/six", near=[run]).path == run / "banks" / "six"  # any content: the first
+    (tmp_path / "elsewhere" / "banks" / "six").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "banks" / "six" / "manifest.json").write_text("{not json")
+    absent = "0" * 64
+    with pytest.raises(FileNotFoundError) as error:
+        find_bank("banks/six", absent, near=[run])
+    lines = str(error.value).splitlines()
+    assert lines[0] == f"no puzzle bank 'banks/six' with digest {absent} found; looked at:"
+    assert lines[1].startswith(f"  {tmp_path / 'elsewhere' / 'banks' / 'six'}: corrupt: corrupt ")
+    assert lines[2:5] == [
+        f"  {run / 'banks' / 'six'}: different content: digest {other.digest[:12]}… != {absent[:12]}…",
+        f"  {run.parent / 'banks' / 'six'}: missing",
+        f"  {project / 'banks' / 'six'}: different content: digest {wanted.digest[:12]}… != {absent[:12]}…",
+    ]
+    assert f"  {tmp_path / 'banks' / 'six'}: missing" in lines  # every ancestor of the near folder
+    root = Path(gridlab.__file__).resolve().parents[1]
+    assert lines[-2] == f"  {root / 'banks' / 'six'}: missing"
+    assert "set GRIDLAB_BANKS to a folder holding it" in lines[-1]
+    assert "regenerate it with `gridlab puzzles generate` with the same spec and seed" in lines[-1]
+
+
+def test_find_bank_returns_the_same_object_until_the_bank_changes(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    first = find_bank("banks/six")
+    assert find_bank("banks/six") is first is find_bank(project / "banks" / "six", first.digest)
+    manifest = project / "banks" / "six" / "manifest.json"
+    os.utime(manifest, ns=(1, manifest.stat().st_mtime_ns + 1))  # as a top-up rewrites it
+    second = find_bank("banks/six")
+    assert second is not first and second.digest == first.digest and find_bank("banks/six") is second
+
+
+def test_find_bank_rejects_bad_arguments(project: Path) -> None:
+    with pytest.raises(TypeError, match="near must be a collection of folders, got the single path"):
+        find_bank("banks/six", near=str(project))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="digest must be 64 lowercase hex digits"):
+        find_bank("banks/six", digest="abc")
+
+
+def test_env_loads_a_bank_path_exactly_as_given(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDLAB_BANKS", str(project / "banks"))
+    monkeypatch.chdir(project)
+    assert RicochetRobotsEnv(bank="banks/six").sampler.bank.path == Path("banks/six")
+    with pytest.raises(FileNotFoundError, match="no puzzle bank at six"):
+        RicochetRobotsEnv(bank="six")  # find_bank would find it; the env does not search

@@ -8,18 +8,27 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+import gridlab.env.ricochet_env as ricochet_env
 from gridlab.env import (
     DOWN,
     ENV_ID,
     LEFT,
     RIGHT,
     UP,
+    BoardSpec,
     FixedLayout,
     RicochetRobotsEnv,
+    empty_walls,
     fixed_layout_v0_one_move,
     fixed_layout_v3_blocker,
+    fixed_layout_v4_five_moves,
     fixed_layouts_v1_four_targets,
+    milestone_layouts,
+    random_layout,
 )
+from gridlab.env.ricochet_env import RESET_NODE_BUDGET
+from gridlab.env.solver import SearchResult, search
+from tests.env.boards import walled_off_16x16
 
 
 def act(robot: int, direction: int) -> int:
@@ -102,6 +111,25 @@ def test_blocked_move_and_noop_cost_a_step_and_change_nothing() -> None:
     np.testing.assert_array_equal(obs0, obs2)
     assert r1 == r2 == -0.01 and env.steps == 2
     assert env.action_meaning(4) == "no-op" and env.action_meaning(1) == "robot 0 DOWN"
+
+
+def test_noop_penalty_is_the_reward_of_a_noop_and_defaults_to_step_penalty() -> None:
+    env = RicochetRobotsEnv(
+        fixed_layout=fixed_layout_v0_one_move(), include_noop=True, step_penalty=-0.05, noop_penalty=-0.2
+    )
+    env.reset()
+    assert env.step(4)[1] == -0.2
+    assert env.step(act(0, UP))[1] == -0.05  # a blocked move is a move, not a no-op
+    assert env.step(act(0, RIGHT))[1] == pytest.approx(0.95)
+    default = RicochetRobotsEnv(
+        fixed_layout=fixed_layout_v0_one_move(), include_noop=True, step_penalty=-0.05
+    )
+    default.reset()
+    assert default.noop_penalty == -0.05 and default.step(4)[1] == -0.05
+    default.step_penalty = -0.3  # unset, it follows step_penalty
+    assert default.step(4)[1] == -0.3
+    default.noop_penalty = 0.0
+    assert default.step(4)[1] == 0.0 and default.step(act(0, DOWN))[1] == -0.3
 
 
 def test_truncation_at_max_steps_and_reward_sum() -> None:
@@ -204,13 +232,74 @@ def test_bad_constructor_arguments(kwargs: dict, message: str) -> None:
         RicochetRobotsEnv(**kwargs)
 
 
-def test_unsolvable_fixed_layout_is_reported() -> None:
-    h, v = np.zeros((5, 4), bool), np.zeros((4, 5), bool)
-    h[[0, 4]] = True
-    v[:, [0, 4]] = True
-    layout = FixedLayout(4, 4, h, v, {0: (0, 0)}, goal_position=(1, 1))
-    with pytest.raises(ValueError, match="no solution within max_steps"):
-        RicochetRobotsEnv(fixed_layout=layout).reset()
+def play_until_done(env: RicochetRobotsEnv, action: int) -> tuple[int, bool, bool, dict]:
+    """Repeat ``action`` until the episode ends; returns ``(steps, terminated, truncated, info)``."""
+    steps = 0
+    while True:
+        _, _, terminated, truncated, info = env.step(action)
+        steps += 1
+        if terminated or truncated:
+            return steps, terminated, truncated, info
+
+
+def test_unsolvable_fixed_layout_is_played_with_optimal_length_none() -> None:
+    h, v = empty_walls(4, 4)
+    layout = FixedLayout(4, 4, h, v, {0: (0, 0)}, goal_position=(1, 1))  # open middle: never a stop
+    env = RicochetRobotsEnv(fixed_layout=layout, max_steps=6)
+    _, info = env.reset()
+    assert info == {"optimal_length": None, "is_success": False} and env.optimal_length is None
+    assert play_until_done(env, act(0, DOWN)) == (6, False, True, {"is_success": False})
+
+
+def test_unsolvable_16x16_layout_resets_within_the_node_budget_and_truncates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    searches = []
+
+    def recording_search(*args: object, **kwargs: object) -> SearchResult:
+        searches.append((kwargs, result := search(*args, **kwargs)))
+        return result
+
+    monkeypatch.setattr(ricochet_env, "search", recording_search)
+    ricochet_env._solved_and_encoded.cache_clear()  # solve afresh, through the recording search
+    layout = walled_off_16x16(helpers=4)
+    env = RicochetRobotsEnv(fixed_layout=layout, max_steps=30)
+    _, info = env.reset()
+    assert info == {"optimal_length": None, "is_success": False} and env.optimal_length is None
+    [(kwargs, result)] = searches
+    assert kwargs == {"max_depth": 30, "max_nodes": RESET_NODE_BUDGET}
+    assert (result.status, result.nodes) == ("out_of_nodes", RESET_NODE_BUDGET)
+    assert play_until_done(env, act(2, UP)) == (30, False, True, {"is_success": False})
+    env.reset()  # the same layout again: solved once, then cached
+    assert len(searches) == 1
+
+
+def test_layout_needing_more_moves_than_max_steps_is_accepted() -> None:
+    five = fixed_layout_v4_five_moves()
+    env = RicochetRobotsEnv(fixed_layout=five, max_steps=4)
+    assert env.reset()[1]["optimal_length"] is None
+    assert play_until_done(env, act(0, LEFT)) == (4, False, True, {"is_success": False})
+    env = RicochetRobotsEnv(height=8, width=8, num_robots=2, max_steps=4, seed=0)
+    assert env.reset(options={"layout": five})[1]["optimal_length"] is None
+    assert env.layout is five and env.optimal_length is None
+    assert RicochetRobotsEnv(fixed_layout=five, max_steps=5).reset()[1]["optimal_length"] == 5
+
+
+def test_reset_budget_solves_milestones_and_8x8_plans_of_up_to_12_moves_exactly() -> None:
+    for name, length in [("v0", 1), ("v1", 1), ("v2", 2), ("v3", 2), ("v4", 5)]:
+        env = RicochetRobotsEnv(fixed_layout=milestone_layouts(name))
+        for i in range(len(env.layouts)):
+            assert env.reset(options={"layout_index": i})[1]["optimal_length"] == length
+    rng = np.random.default_rng(0)
+    for robots in (2, 3, 4):
+        env = RicochetRobotsEnv(height=8, width=8, num_robots=robots, max_steps=30)
+        lengths = set()
+        for _ in range(12):
+            layout, plan = random_layout(BoardSpec(8, 8, robots), rng, 10, 12)
+            assert env.reset(options={"layout": layout})[1]["optimal_length"] == len(plan)
+            assert search(layout, 30, RESET_NODE_BUDGET).nodes < RESET_NODE_BUDGET / 4  # with room to spare
+            lengths.add(len(plan))
+        assert lengths == {10, 11, 12}
 
 
 @pytest.mark.parametrize("obs_mode", ["image", "symbolic", "rgb"])

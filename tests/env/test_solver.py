@@ -7,7 +7,8 @@ from gridlab.env.bfs import bfs_optimal_first_moves
 from gridlab.env.board import DOWN, RIGHT, UP, FixedLayout, empty_walls, replay
 from gridlab.env.generator import BoardSpec, random_board, random_layout
 from gridlab.env.layouts import fixed_layout_v4_five_moves
-from gridlab.env.solver import optimal_first_moves, solve
+from gridlab.env.solver import SearchResult, optimal_first_moves, search, solve
+from tests.env.boards import walled_off_16x16
 
 
 def random_puzzles(count: int, seed: int, max_side: int = 6, max_robots: int = 3) -> list[FixedLayout]:
@@ -126,3 +127,53 @@ def test_solver_matches_bfs_on_game_like_8x8_boards() -> None:
         length, firsts = bfs_optimal_first_moves(layout, 12)
         assert len(plan) == length
         assert optimal_first_moves(layout, 12) == firsts
+
+
+def test_bounded_search_agrees_with_bfs_and_never_exceeds_its_budget() -> None:
+    statuses = []
+    for layout in random_puzzles(300, seed=4):
+        bfs_length, _ = bfs_optimal_first_moves(layout, 7)
+        for max_nodes in (1, 4, 30):
+            result = search(layout, max_depth=7, max_nodes=max_nodes)
+            statuses.append(result.status)
+            assert result.nodes <= max_nodes
+            if result.status == "solved":
+                assert result.length == len(result.plan) == bfs_length, layout
+                assert replay(layout, result.plan)[1]
+            elif result.status == "no_plan":
+                assert (result.plan, result.length, bfs_length) == (None, None, None), layout
+            else:
+                assert (result.status, result.plan, result.nodes) == ("out_of_nodes", None, max_nodes)
+    assert set(statuses) == {"solved", "no_plan", "out_of_nodes"}
+
+
+def test_search_without_a_budget_is_solve() -> None:
+    layout = fixed_layout_v4_five_moves()
+    result = search(layout)
+    assert (result.status, result.plan, result.length) == ("solved", solve(layout), 5)
+    too_short = search(layout, max_depth=4)
+    assert (too_short.status, too_short.plan, too_short.length) == ("no_plan", None, None)
+    assert too_short.nodes > 0
+
+
+def test_out_of_nodes_is_told_apart_from_no_plan_on_an_unsolvable_16x16_board() -> None:
+    proven = search(walled_off_16x16(helpers=1), max_depth=30, max_nodes=10_000)
+    assert proven.status == "no_plan" and 0 < proven.nodes < 10_000
+    # Four helpers: the search would fill a large transposition table; the budget stops it exactly.
+    unknown = search(walled_off_16x16(helpers=4), max_depth=30, max_nodes=100_000)
+    assert (unknown.status, unknown.plan, unknown.nodes) == ("out_of_nodes", None, 100_000)
+    assert solve(walled_off_16x16(helpers=1), max_depth=30) is None
+
+
+def test_a_walled_off_goal_is_no_plan_without_search() -> None:
+    h, v = empty_walls(4, 4)
+    h[1:3, 1] = v[1, 1:3] = True  # walls on all four sides of (1, 1)
+    layout = FixedLayout(4, 4, h, v, {0: (0, 0)}, goal_position=(1, 1))
+    assert search(layout, max_depth=12, max_nodes=1) == search(layout, max_depth=12)
+    assert search(layout, max_depth=12) == SearchResult("no_plan", None, 0)
+
+
+@pytest.mark.parametrize("max_nodes", [0, -3, 2.5, True, "100"])
+def test_bad_max_nodes_is_rejected(max_nodes: object) -> None:
+    with pytest.raises(ValueError, match="max_nodes must be a positive integer or None"):
+        search(fixed_layout_v4_five_moves(), max_nodes=max_nodes)  # type: ignore[arg-type]
