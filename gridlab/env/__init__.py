@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from gridlab.env.observations import channel_names
     from gridlab.env.puzzle_bank import LengthSampler, PuzzleBank, find_bank, generate_bank
+    from gridlab.env.puzzles import Puzzle, as_layouts, as_puzzles
     from gridlab.env.rendering import (
         board_rgb,
         describe_plan,

@@ -8,6 +8,7 @@ Functions that play puzzles accept both through these two converters:
   length is None); a length it cannot find (no plan within ``max_depth`` moves) is None.
 
 Example:
+    >>> from gridlab.env import fixed_layout_v0_one_move
     >>> layout = fixed_layout_v0_one_move()
     >>> as_puzzles([layout]) == as_puzzles([(layout, 1)]) == [(layout, 1)]
     True

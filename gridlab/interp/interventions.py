@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from gridlab.agent import Agent, State
-from gridlab.env.board import Cell, FixedLayout, slide_path
+from gridlab.env.board import Cell, _as_cell, slide_path
+from gridlab.env.puzzles import Puzzle, as_layouts
 from gridlab.interp.probes import ProbeResult, probe_direction
 
 DIRECTION_LABELS = ("plan_direction", "agent_direction")  # square-level labels whose classes are moves
@@ -48,9 +49,21 @@ class InterventionEffect:
         return (self.before * (np.log(self.before + eps) - np.log(self.after + eps))).sum(1)
 
 
-def _probs(agent: Agent, obs: np.ndarray, state: State | None, hooks: list) -> np.ndarray:
-    out = agent.run_with_hooks(obs, hooks, state=state)
+def _probs(agent: Agent, obs: np.ndarray | torch.Tensor, state: State | None, hooks: list) -> np.ndarray:
+    out = agent.run_with_hooks(obs, fwd_hooks=hooks, state=state)
     return torch.softmax(out.logits, dim=1).numpy()
+
+
+def _check_positions(agent: Agent, positions: Sequence[Cell] | None) -> list[Cell] | None:
+    """``positions`` as ``(row, col)`` cells of the agent's board.
+
+    Raises:
+        ValueError: For a position that is not a pair or lies outside the board (negative
+            indices included: they would wrap around silently).
+    """
+    if positions is None:
+        return None
+    return [_as_cell(position, "cell", agent.env_spec.height, agent.env_spec.width) for position in positions]
 
 
 def _cell_mask(shape: torch.Size, positions: Sequence[Cell] | None) -> torch.Tensor:
@@ -66,15 +79,28 @@ def _cell_mask(shape: torch.Size, positions: Sequence[Cell] | None) -> torch.Ten
 
 
 def patch(
-    agent: Agent, clean: np.ndarray, corrupted: np.ndarray, hook: str,
+    agent: Agent, clean: np.ndarray | torch.Tensor, corrupted: np.ndarray | torch.Tensor, hook: str,
     positions: Sequence[Cell] | None = None, state: State | None = None,
 ) -> InterventionEffect:  # fmt: skip
     """Run ``corrupted`` with ``hook``'s activation taken from ``clean`` (at ``positions`` only, if given).
 
+    Args:
+        agent: The agent.
+        clean: ``(batch, *observation_shape)`` boards the activation is copied from.
+        corrupted: Boards of the same batch size that are run with the copied activation.
+        hook: One hook name.
+        positions: ``(row, col)`` cells of a spatial activation to patch (all of it when None).
+        state: Recurrent state for both runs (zeros when None).
+
     Returns:
         The effect on the corrupted run: ``before`` is the plain corrupted run.
+
+    Raises:
+        ValueError: For an unknown hook, a position outside the board, or observations that do
+            not fit the agent (checked by `Agent.forward`).
     """
     name = agent.hook_point(hook).name
+    positions = _check_positions(agent, positions)
     _, cache = agent.run_with_cache(clean, state=state, names_filter=name)
     source = cache[name]
 
@@ -87,21 +113,35 @@ def patch(
 
 
 def ablate(
-    agent: Agent, obs: np.ndarray, hook: str, mode: str = "zero", channels: Sequence[int] | None = None,
-    positions: Sequence[Cell] | None = None, reference: np.ndarray | None = None, state: State | None = None,
+    agent: Agent, obs: np.ndarray | torch.Tensor, hook: str, mode: str = "zero",
+    channels: Sequence[int] | None = None, positions: Sequence[Cell] | None = None,
+    reference: np.ndarray | torch.Tensor | None = None, state: State | None = None,
 ) -> InterventionEffect:  # fmt: skip
     """Set ``hook``'s activation (selected ``channels`` and/or ``positions``) to zero or its mean.
 
     Args:
+        agent: The agent.
+        obs: ``(batch, *observation_shape)``.
+        hook: One hook name.
         mode: ``"zero"``, or ``"mean"`` (the mean activation over the ``reference`` observations).
+        channels: Channels to ablate (all when None).
+        positions: ``(row, col)`` cells of a spatial activation to ablate (all when None).
+        reference: Observations to average over for ``mode="mean"``.
+        state: Recurrent state (zeros when None).
+
+    Raises:
+        ValueError: For an unknown hook or mode, a missing reference, a position outside the
+            board, or observations that do not fit the agent (checked by `Agent.forward`).
     """
     name = agent.hook_point(hook).name
-    if mode == "mean":
-        if reference is None:
-            raise ValueError("mode='mean' needs reference observations to average over")
-        fill = agent.run_with_cache(reference, state=None, names_filter=name)[1][name].mean(0)
-    elif mode != "zero":
+    positions = _check_positions(agent, positions)
+    if mode not in ("zero", "mean"):
         raise ValueError(f"unknown ablation mode {mode!r}; choose 'zero' or 'mean'")
+    if mode == "mean" and reference is None:
+        raise ValueError("mode='mean' needs reference observations to average over")
+    before = _probs(agent, obs, state, [])  # checks obs before the (larger) reference set runs
+    if mode == "mean":
+        fill = agent.run_with_cache(reference, state=None, names_filter=name)[1][name].mean(0)
 
     def edit(x: torch.Tensor, _: object) -> torch.Tensor:
         mask = _cell_mask(x.shape, positions)
@@ -112,20 +152,31 @@ def ablate(
         value = torch.zeros_like(x) if mode == "zero" else fill.expand_as(x)
         return torch.where(mask, value, x)
 
-    return InterventionEffect(_probs(agent, obs, state, []), _probs(agent, obs, state, [(name, edit)]))
+    return InterventionEffect(before, _probs(agent, obs, state, [(name, edit)]))
 
 
 def steer(
-    agent: Agent, obs: np.ndarray, hook: str, direction: np.ndarray, positions: Sequence[Cell] | None,
-    strength: float = 1.0, state: State | None = None,
+    agent: Agent, obs: np.ndarray | torch.Tensor, hook: str, direction: np.ndarray,
+    positions: Sequence[Cell] | None, strength: float = 1.0, state: State | None = None,
 ) -> InterventionEffect:  # fmt: skip
     """Add ``strength * direction`` to ``hook``'s activation.
 
     Args:
+        agent: The agent.
+        obs: ``(batch, *observation_shape)``.
+        hook: One hook name.
         direction: ``(C,)`` added at every cell in ``positions`` of a spatial activation, or a
             vector shaped like one example's activation when ``positions`` is None.
+        positions: ``(row, col)`` cells of a spatial activation, or None.
+        strength: Multiplier of ``direction``.
+        state: Recurrent state (zeros when None).
+
+    Raises:
+        ValueError: For an unknown hook, a position outside the board, or observations that do
+            not fit the agent (checked by `Agent.forward`).
     """
     name = agent.hook_point(hook).name
+    positions = _check_positions(agent, positions)
     vector = torch.as_tensor(np.asarray(direction), dtype=torch.float32)
 
     def add(x: torch.Tensor, _: object) -> torch.Tensor:
@@ -138,14 +189,24 @@ def steer(
 
 
 def steering_success(
-    agent: Agent, obs: np.ndarray, hook: str, direction: np.ndarray, positions: Sequence[Cell] | None,
-    intended: np.ndarray, strength: float = 1.0, controls: int = 10, seed: int = 0,
+    agent: Agent, obs: np.ndarray | torch.Tensor, hook: str, direction: np.ndarray,
+    positions: Sequence[Cell] | None, intended: np.ndarray, strength: float = 1.0, controls: int = 10,
+    seed: int = 0,
 ) -> dict[str, float]:  # fmt: skip
     """How often steering makes the agent take ``intended`` actions, beside random directions of equal norm.
+
+    Args:
+        agent, obs, hook, direction, positions, strength: As for `steer`.
+        intended: ``(batch,)`` action each board should take once steered.
+        controls: Random directions to try.
+        seed: Seed of the random directions.
 
     Returns:
         ``{"success_rate", "random_control_rate", "baseline_rate"}``: with the direction, with
         random directions (mean over ``controls`` draws), and without intervention.
+
+    Raises:
+        ValueError: As `steer` does, before any control runs.
     """
     intended = np.asarray(intended)
     effect = steer(agent, obs, hook, direction, positions, strength)
@@ -166,7 +227,7 @@ def steering_success(
 
 
 def plan_steering(
-    agent: Agent, layouts: Sequence[FixedLayout], hook: str, probes: Sequence[ProbeResult],
+    agent: Agent, layouts: Sequence[Puzzle], hook: str, probes: Sequence[ProbeResult],
     strength: float = 1.0, controls: int = 10, seed: int = 0,
 ) -> dict[str, float]:  # fmt: skip
     """Plant moves with plan probes' directions and count how often the agent makes them.
@@ -179,10 +240,23 @@ def plan_steering(
     Success: the greedy action becomes ``4 * r + d``. The control adds random directions of the
     same norm at the same cells (`steering_success`).
 
+    Args:
+        agent: The agent.
+        layouts: Boards of the agent's size: layouts or ``(layout, optimal_length)`` pairs
+            (`evaluation_puzzles`).
+        hook: One spatial hook name.
+        probes: One square-level direction probe of ``hook`` per robot.
+        strength, controls, seed: As for `steering_success`.
+
     Returns:
         ``{"success_rate", "random_control_rate", "baseline_rate", "cases"}``, averaged over
         every planted move.
+
+    Raises:
+        ValueError: For probes of another hook or kind, boards of another size, or no move to plant.
+        TypeError: For ``layouts`` in neither form (`gridlab.env.puzzles.as_layouts`).
     """
+    layouts = as_layouts(layouts)
     if any(p.hook != hook or p.kind != "square" or p.label not in DIRECTION_LABELS for p in probes):
         raise ValueError(
             f"probes must be square-level {' or '.join(DIRECTION_LABELS)} probes of {hook!r}, one per robot"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from tqdm import tqdm
 from gridlab.agent import Agent
 from gridlab.env.ascii import parse_ascii, render_ascii
 from gridlab.env.board import FixedLayout
+from gridlab.env.puzzles import Puzzle, as_layouts
 from gridlab.files import atomic_write, atomic_write_json
 from gridlab.interp.labels import LABEL_NAMES, agent_directions, state_labels
 
@@ -90,7 +92,7 @@ class Rollouts:
 
 def collect_rollouts(
     agent: Agent,
-    puzzles: list[FixedLayout],
+    puzzles: Sequence[Puzzle],
     deterministic: bool = True,
     seed: int = 0,
     progress: bool = True,
@@ -99,17 +101,23 @@ def collect_rollouts(
 
     Args:
         agent: The agent (feed-forward or recurrent).
-        puzzles: Boards of the agent's size and robot count.
+        puzzles: Boards of the agent's size and robot count: layouts or ``(layout,
+            optimal_length)`` pairs (`evaluation_puzzles`); lengths are not used.
         deterministic: Greedy actions (default) or sampled ones (seeded by ``seed``).
         seed: Seed for sampled actions.
         progress: Show a progress bar.
+
+    Raises:
+        TypeError: For ``puzzles`` in neither form (`gridlab.env.puzzles.as_layouts`).
+        ValueError: For a board of another size or robot count than the agent's.
     """
+    layouts = as_layouts(puzzles)
     torch.manual_seed(seed)
     env = agent.make_env()
     columns: dict[str, list[np.ndarray]] = {name: [] for name in (*_FIELDS, "state_h", "state_c")}
     labels: dict[str, list[np.ndarray]] = {name: [] for name in (*LABEL_NAMES, "agent_direction")}
     solved = []
-    for index, layout in enumerate(tqdm(puzzles, desc="rollouts", disable=not progress, leave=False)):
+    for index, layout in enumerate(tqdm(layouts, desc="rollouts", disable=not progress, leave=False)):
         obs, _ = env.reset(options={"layout": layout})
         state = None
         start = np.ones(1, dtype=bool)
@@ -137,7 +145,7 @@ def collect_rollouts(
         obs=stacked["obs"], actions=stacked["actions"].astype(np.int64),
         rewards=stacked["rewards"].astype(np.float32), episode=stacked["episode"].astype(np.int64),
         step=stacked["step"].astype(np.int64), robots=stacked["robots"].astype(np.int64),
-        labels={k: np.stack(v) for k, v in labels.items()}, layouts=list(puzzles),
+        labels={k: np.stack(v) for k, v in labels.items()}, layouts=layouts,
         solved=np.array(solved), state_h=stacked.get("state_h"), state_c=stacked.get("state_c"),
         meta={"checkpoint": str(agent.path), "deterministic": deterministic, "seed": seed},
     )  # fmt: skip

@@ -18,7 +18,15 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from captum.attr import GradientShap, IntegratedGradients, LayerIntegratedGradients, Occlusion, Saliency
+from captum.attr import (
+    GradientShap,
+    IntegratedGradients,
+    LayerGradientShap,
+    LayerGradientXActivation,
+    LayerIntegratedGradients,
+    Occlusion,
+    Saliency,
+)
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -28,10 +36,19 @@ from gridlab.env.observations import WALL_CHANNELS
 from gridlab.env.rendering import plot_cell_values
 
 METHODS = ("saliency", "integrated_gradients", "gradient_shap", "occlusion")
+LAYER_METHODS = ("saliency", "integrated_gradients", "gradient_shap")  # with a captum layer counterpart
 
 
 def _index(target: torch.Tensor | int, i: int) -> int:
     return int(target[i]) if isinstance(target, torch.Tensor) else target
+
+
+def _example_state(state: State | None, i: int, batch: int) -> State | None:
+    """Example ``i``'s recurrent state: a state given for the whole batch is sliced, one for a
+    single example is shared."""
+    if state is None or batch == 1 or state[0].shape[1] != batch:
+        return state
+    return tuple(s[:, i : i + 1] for s in state)
 
 
 class PolicyScalar(nn.Module):
@@ -51,7 +68,7 @@ class PolicyScalar(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         state = None
         if self.state is not None:  # tile the fixed state over captum's expanded batch
-            fixed = [torch.as_tensor(np.asarray(s)).float() for s in self.state]
+            fixed = [torch.as_tensor(s).detach().float() for s in self.state]
             copies, rest = divmod(obs.shape[0], fixed[0].shape[1])
             if rest:
                 raise ValueError(f"state batch {fixed[0].shape[1]} does not divide the batch {obs.shape[0]}")
@@ -75,7 +92,7 @@ def empty_board_baseline(obs: torch.Tensor, channel_names: tuple[str, ...] | lis
 
 def attribute(
     agent: Agent,
-    obs: np.ndarray,
+    obs: np.ndarray | torch.Tensor,
     method: str = "integrated_gradients",
     target: int | str = "chosen",
     state: State | None = None,
@@ -84,57 +101,78 @@ def attribute(
 ) -> np.ndarray:
     """Attributions for a batch of observations.
 
+    With ``layer`` each method attributes to that hook's activation with captum's layer
+    counterpart: ``"saliency"`` is the gradient of the target with respect to the activation
+    (`LayerGradientXActivation` without the multiplication by the activation),
+    ``"integrated_gradients"`` is `LayerIntegratedGradients` (complete: the map sums to the
+    target's change when the activation goes from its value on the baseline board to its value
+    on the observation) and ``"gradient_shap"`` is `LayerGradientShap`. Occlusion slides a
+    window over input cells and has no layer version (`LAYER_METHODS`).
+
     Args:
         agent: The agent.
-        obs: ``(batch, *observation_shape)``.
-        method: One of `METHODS`.
+        obs: ``(batch, *observation_shape)``, a numpy array or a tensor.
+        method: One of `METHODS` (one of `LAYER_METHODS` with ``layer``).
         target: ``"chosen"`` (the greedy action's logit), an action id, or ``"value"``.
         state: Recurrent state held fixed: ``(h, c)`` for one example (repeated over the batch) or
             for the whole batch; zeros when None.
         baseline: ``"empty_board"`` (walls only; image observations) or ``"zeros"``.
-        layer: A hook name: attribute to that activation instead of the input
-            (layer integrated gradients).
+        layer: A hook name: attribute to that activation instead of the input.
 
     Returns:
         Attributions shaped like ``obs`` (or like the hook's activation when ``layer`` is set).
+
+    Raises:
+        ValueError: For an unknown method, target, baseline or hook, a method without a layer
+            version, or observations that do not fit the agent (checked by `Agent.forward`
+            before any attribution runs).
     """
     if method not in METHODS:
         raise ValueError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
-    x = torch.as_tensor(np.asarray(obs)).float()
-    model = PolicyScalar(agent, "value" if target == "value" else "logits", state)
-    if target == "value":
-        captum_target = None
-    elif target == "chosen":
-        with torch.no_grad():
-            captum_target = model(x).argmax(dim=1)
-    elif isinstance(target, (int, np.integer)) and 0 <= target < agent.policy.action_space.n:
-        captum_target = int(target)
-    else:
-        n = agent.policy.action_space.n
+    if layer is not None and method not in LAYER_METHODS:
+        raise ValueError(
+            f"method {method!r} has no layer version; with layer= use one of {', '.join(LAYER_METHODS)}, "
+            "or drop layer= to attribute to the input"
+        )
+    hook = None if layer is None else agent.hook_point(layer)
+    n = agent.policy.action_space.n
+    if not (target in ("chosen", "value") or (isinstance(target, (int, np.integer)) and 0 <= target < n)):
         raise ValueError(f"target must be 'chosen', 'value' or an action 0..{n - 1}, got {target!r}")
-    if baseline == "empty_board":
-        base = empty_board_baseline(x, agent.metadata["env_spec"]["channel_names"])
-    elif baseline == "zeros":
-        base = torch.zeros_like(x)
-    else:
+    if baseline not in ("empty_board", "zeros"):
         raise ValueError(f"unknown baseline {baseline!r}; choose 'empty_board' or 'zeros'")
+    x = torch.as_tensor(obs).detach().float()
+    model = PolicyScalar(agent, "value" if target == "value" else "logits", state)
+    with torch.no_grad():  # one plain pass first: Agent.forward checks obs before captum expands it
+        scores = model(x)
+    captum_target: torch.Tensor | int | None = None  # None: the value, one scalar per example
+    if target == "chosen":
+        captum_target = scores.argmax(dim=1)
+    elif target != "value":
+        captum_target = int(target)
+    if baseline == "empty_board":
+        base = empty_board_baseline(x, agent.env_spec.channel_names)
+    else:
+        base = torch.zeros_like(x)
 
-    if layer is not None:
-        attributions = LayerIntegratedGradients(model, agent.hook_point(layer)).attribute(
-            x, baselines=base, target=captum_target
-        )
-    elif method == "saliency":
-        attributions = Saliency(model).attribute(x.clone().requires_grad_(), target=captum_target, abs=False)
+    if method == "saliency":
+        if hook is None:
+            attributions = Saliency(model).attribute(
+                x.clone().requires_grad_(), target=captum_target, abs=False
+            )
+        else:
+            gradient = LayerGradientXActivation(model, hook, multiply_by_inputs=False)
+            attributions = gradient.attribute(x, target=captum_target)
     elif method == "integrated_gradients":
-        attributions = IntegratedGradients(model).attribute(
-            x, baselines=base, target=captum_target, n_steps=50
-        )
+        integrated = IntegratedGradients(model) if hook is None else LayerIntegratedGradients(model, hook)
+        attributions = integrated.attribute(x, baselines=base, target=captum_target, n_steps=50)
     elif method == "gradient_shap":
-        # Baselines are a distribution shared by the batch: use each board's own, lightly jittered.
+        # Baselines are a distribution shared by the batch: use each board's own, lightly jittered,
+        # one board at a time (captum repeats each example, so a per-board state is sliced too).
         generator = torch.Generator().manual_seed(0)
-        shap = GradientShap(model)
         parts = []
         for i in range(len(x)):
+            one = PolicyScalar(agent, model.target, _example_state(state, i, len(x)))
+            shap = GradientShap(one) if hook is None else LayerGradientShap(one, hook)
             jitter = 0.05 * torch.rand((8, *x.shape[1:]), generator=generator)
             one_target = None if captum_target is None else _index(captum_target, i)
             parts.append(

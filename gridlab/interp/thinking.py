@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from tqdm import tqdm
 
 from gridlab.agent import Agent
-from gridlab.env.board import FixedLayout
+from gridlab.env.puzzles import Puzzle, as_puzzles
 from gridlab.training.evaluation import ActFn, evaluate, plot_success_by_length
 
 
@@ -45,7 +45,7 @@ def thinking_act(agent: Agent, steps: int) -> ActFn:
 
 def thinking_time(
     agent: Agent,
-    puzzles: list[tuple[FixedLayout, int]],
+    puzzles: Sequence[Puzzle],
     steps: Sequence[int] = (0, 1, 2, 4, 8),
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -53,18 +53,32 @@ def thinking_time(
 
     Args:
         agent: A recurrent (ConvLSTM) agent.
-        puzzles: ``(layout, optimal_length)`` pairs, e.g. `evaluation_puzzles`.
+        puzzles: ``(layout, optimal_length)`` pairs, e.g. `evaluation_puzzles`, or layouts
+            (their optimal lengths are solved for).
         steps: Extra steps of computation before the first action.
         progress: Show a progress bar.
 
     Returns:
         One row per number of steps: `EvaluationResult.summary` (``success_rate``,
         ``moves_over_optimal``, ``extra_moves``, ``success_len_{L}``).
+
+    Raises:
+        TypeError: For ``puzzles`` in neither form (`gridlab.env.puzzles.as_puzzles`).
+        ValueError: For a feed-forward agent, negative steps, or a puzzle with no solution (no
+            optimal length).
     """
+    acts = {k: thinking_act(agent, k) for k in steps}  # checks the agent and steps before solving
+    puzzles = as_puzzles(puzzles)
+    unsolvable = [i for i, (_, length) in enumerate(puzzles) if length is None]
+    if unsolvable:
+        raise ValueError(
+            f"puzzles {unsolvable} have no solution within the solver's depth; thinking time is "
+            "measured on solvable puzzles: leave these out"
+        )
     env = agent.make_env()
     rows = []
     for k in tqdm(steps, desc="thinking time", disable=not progress):
-        rows.append({"steps": k} | evaluate(thinking_act(agent, k), env, puzzles).summary())
+        rows.append({"steps": k} | evaluate(acts[k], env, puzzles).summary())
     return pd.DataFrame(rows).set_index("steps")
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gridlab
 from gridlab.env import BoardSpec, random_layout
 from gridlab.interp import collect_rollouts
 from gridlab.interp.activations import RolloutActivations, cache_rollouts
@@ -17,7 +18,7 @@ def drc_run(tmp_path_factory: pytest.TempPathFactory):
     config = quick_config(tmp_path_factory.mktemp("drc"), milestone=None, height=5, width=5, num_robots=2,
                           max_moves=4, policy="convlstm", total_timesteps=256, eval_freq=0, drc_hidden=8,
                           drc_encoder=8, drc_output=32, drc_ticks=2, max_steps=6)  # fmt: skip
-    agent = train(config).agent
+    agent = gridlab.load(train(config).checkpoint)
     rng = np.random.default_rng(0)
     puzzles = [random_layout(BoardSpec(5, 5, 2), rng, 1, 4)[0] for _ in range(6)]
     return agent, collect_rollouts(agent, puzzles, progress=False)

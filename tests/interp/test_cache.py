@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import gridlab
 from gridlab.agent import Agent
 from gridlab.models.hooks import hook_points
 from gridlab.training import Run, train
@@ -14,7 +15,7 @@ from tests.conftest import quick_config
 def drc_agent(tmp_path_factory: pytest.TempPathFactory) -> Agent:
     config = quick_config(tmp_path_factory.mktemp("drc"), policy="convlstm", total_timesteps=256, eval_freq=0,
                           drc_hidden=8, drc_encoder=8, drc_output=32, drc_layers=2, drc_ticks=2)  # fmt: skip
-    return train(config).agent
+    return gridlab.load(train(config).checkpoint)
 
 
 def v1_obs(agent: Agent) -> np.ndarray:
@@ -23,7 +24,7 @@ def v1_obs(agent: Agent) -> np.ndarray:
 
 
 def test_cache_matches_a_plain_forward_pass(v1_run: Run) -> None:
-    agent = v1_run.agent
+    agent = gridlab.load(v1_run.checkpoint)
     obs = v1_obs(agent)
     out, cache = agent.run_with_cache(obs)
     plain = agent.forward(obs)
@@ -41,19 +42,21 @@ def test_cache_matches_a_plain_forward_pass(v1_run: Run) -> None:
 
 
 def test_hooks_change_the_output_and_never_leak(v1_run: Run) -> None:
-    agent = v1_run.agent
+    agent = gridlab.load(v1_run.checkpoint)
     obs = v1_obs(agent)
     clean = agent.forward(obs).logits
     zeroed = agent.run_with_hooks(
-        obs, [("features_extractor.hook_relu2", lambda x, hook: torch.zeros_like(x))]
+        obs, fwd_hooks=[("features_extractor.hook_relu2", lambda x, hook: torch.zeros_like(x))]
     )
     assert not torch.allclose(clean, zeroed.logits)
     torch.testing.assert_close(zeroed.logits[0], zeroed.logits[1])  # no input information left
     with pytest.raises(RuntimeError, match="boom"):
-        agent.run_with_hooks(obs, [("*", lambda x, hook: (_ for _ in ()).throw(RuntimeError("boom")))])
+        agent.run_with_hooks(
+            obs, fwd_hooks=[("*", lambda x, hook: (_ for _ in ()).throw(RuntimeError("boom")))]
+        )
     assert all(not p._forward_hooks for p in hook_points(agent.policy).values())
     torch.testing.assert_close(agent.forward(obs).logits, clean)
-    with agent.hooks([("features_extractor.hook_relu1", lambda x, hook: x * 0)]):
+    with agent.hooks(fwd_hooks=[("features_extractor.hook_relu1", lambda x, hook: x * 0)]):
         inside = agent.act(obs)[0]
     assert len(set(inside.tolist())) == 1  # every board looks the same to the ablated agent
     with pytest.raises(ValueError, match=r"unknown hook 'drc\.hook_output'"):
@@ -78,13 +81,14 @@ def test_recurrent_cache_has_every_layer_and_tick_and_matches_act(drc_agent: Age
 def test_zeroing_the_recurrent_state_hooks_changes_the_policy(drc_agent: Agent) -> None:
     obs = v1_obs(drc_agent)
     clean = drc_agent.forward(obs)
-    ablated = drc_agent.run_with_hooks(obs, [("drc.layers.*.hook_h.*", lambda x, hook: torch.zeros_like(x))])
+    zero = [("drc.layers.*.hook_h.*", lambda x, hook: torch.zeros_like(x))]
+    ablated = drc_agent.run_with_hooks(obs, fwd_hooks=zero)
     assert not torch.allclose(clean.logits, ablated.logits)
     assert not ablated.state[0].any()
 
 
 def test_interventions_take_exactly_one_hook_name(v1_run: Run) -> None:
-    agent = v1_run.agent
+    agent = gridlab.load(v1_run.checkpoint)
     assert agent.hook_point("features_extractor.hook_fc1").name == "features_extractor.hook_fc1"
     with pytest.raises(
         ValueError, match=r"expected one hook name, got 'features_extractor\.hook_\*' matching 4"

@@ -14,14 +14,14 @@ from gridlab.training import Run, evaluation_puzzles
 
 
 def v1_boards(run: Run) -> np.ndarray:
-    env = run.agent.make_env()
+    env = gridlab.load(run.checkpoint).make_env()
     return np.stack(
         [env.reset(options={"layout_index": i})[0] for i in range(4)]
     )  # goals: UP, DOWN, LEFT, RIGHT
 
 
 def test_patching_the_clean_features_makes_the_agent_take_the_clean_move(v1_run: Run) -> None:
-    agent, obs = v1_run.agent, v1_boards(v1_run)
+    agent, obs = gridlab.load(v1_run.checkpoint), v1_boards(v1_run)
     actions = agent.act(obs)[0]
     assert actions[2] == LEFT and actions[3] == RIGHT  # the agent's first moves on these two boards
     clean, corrupted = obs[[2]], obs[[3]]  # goal on the left vs goal on the right
@@ -33,7 +33,7 @@ def test_patching_the_clean_features_makes_the_agent_take_the_clean_move(v1_run:
 
 
 def test_ablation_zero_and_mean(v1_run: Run) -> None:
-    agent, obs = v1_run.agent, v1_boards(v1_run)
+    agent, obs = gridlab.load(v1_run.checkpoint), v1_boards(v1_run)
     zero = ablate(agent, obs, "features_extractor.hook_relu2")
     assert np.allclose(zero.after, zero.after[0])  # no information left: same distribution for all
     mean = ablate(agent, obs, "features_extractor.hook_relu2", mode="mean", reference=obs)
@@ -47,7 +47,7 @@ def test_ablation_zero_and_mean(v1_run: Run) -> None:
 
 
 def test_steering_along_the_decision_direction_beats_random_directions(v1_run: Run) -> None:
-    agent, obs = v1_run.agent, v1_boards(v1_run)
+    agent, obs = gridlab.load(v1_run.checkpoint), v1_boards(v1_run)
     # The direction in feature space that separates "goal above" from "goal below" boards.
     _, cache = agent.run_with_cache(obs, names_filter="features_extractor.hook_relu2")
     features = cache["features_extractor.hook_relu2"].numpy()
@@ -61,7 +61,7 @@ def test_steering_along_the_decision_direction_beats_random_directions(v1_run: R
 
 
 def test_steering_along_a_probe_direction_beats_the_random_control(v1_run: Run) -> None:
-    agent, obs = v1_run.agent, v1_boards(v1_run)
+    agent, obs = gridlab.load(v1_run.checkpoint), v1_boards(v1_run)
     rollouts = collect_rollouts(
         agent, fixed_layouts_v1_four_targets() * 10, deterministic=False, progress=False
     )
@@ -93,5 +93,9 @@ def test_plan_steering_plants_moves_more_often_than_random_directions() -> None:
     assert stats["cases"] == len(possible)
     assert stats["baseline_rate"] == 0.0  # only moves the agent would not make are planted
     assert stats["success_rate"] > stats["random_control_rate"] + 0.05
+    pairs = evaluation_puzzles(agent.config, 110)[100:]  # the same boards with their optimal lengths
+    assert plan_steering(agent, pairs, hook, [plan_probe], controls=2) == plan_steering(
+        agent, boards[:10], hook, [plan_probe], controls=2
+    )
     with pytest.raises(ValueError, match="square-level plan_direction or agent_direction probes"):
         plan_steering(agent, boards, "features_extractor.hook_relu2", [plan_probe])

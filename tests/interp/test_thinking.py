@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import gridlab
+from gridlab.env import FixedLayout, empty_walls
 from gridlab.interp.thinking import plot_thinking_time, thinking_act, thinking_time
 from gridlab.training import evaluate, evaluation_puzzles
 
@@ -51,3 +53,15 @@ def test_feed_forward_agents_cannot_think() -> None:
     cnn = gridlab.load(CHECKPOINTS / "random5x5_small_cnn")
     with pytest.raises(ValueError, match="recurrent agent"):
         thinking_act(cnn, 1)
+
+
+def test_thinking_time_takes_layouts_or_pairs_and_refuses_unsolvable_puzzles(drc: gridlab.Agent) -> None:
+    pairs = evaluation_puzzles(drc.config, 10)
+    layouts = [layout for layout, _ in pairs]
+    by_pairs = thinking_time(drc, pairs, steps=(0, 1), progress=False)
+    pd.testing.assert_frame_equal(thinking_time(drc, layouts, steps=(0, 1), progress=False), by_pairs)
+    h_walls, v_walls = empty_walls(5, 5)
+    h_walls[2:4, 2] = v_walls[2, 2:4] = True  # robot 0 walled in on its cell
+    stuck = FixedLayout(5, 5, h_walls, v_walls, {0: (2, 2)}, goal_position=(0, 0))
+    with pytest.raises(ValueError, match=r"puzzles \[1\] have no solution within the solver's depth"):
+        thinking_time(drc, [layouts[0], stuck], progress=False)
