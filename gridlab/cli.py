@@ -12,16 +12,17 @@ linear probes and ``gridlab saliency CHECKPOINT`` draws saliency maps.
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import sys
 import time
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from gridlab.agent import Agent
+from gridlab import __version__
 from gridlab.env.ascii import parse_ascii, render_ascii
 from gridlab.env.board import FixedLayout, replay
 from gridlab.env.generator import (
@@ -34,10 +35,15 @@ from gridlab.env.generator import (
 from gridlab.env.puzzle_bank import SPLITS, PuzzleBank, generate_bank
 from gridlab.env.rendering import describe_plan, plot_board
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
-from gridlab.interp import collect_rollouts
-from gridlab.interp.probes import plot_sweep, probe_sweep, save_results, sweep_table
-from gridlab.interp.saliency import METHODS, attribute, plot_saliency
-from gridlab.training import TrainConfig, evaluation_puzzles, train
+from gridlab.training.config import TrainConfig, whole_number
+
+if typing.TYPE_CHECKING:
+    from gridlab.agent import Agent
+
+# torch, stable-baselines3, scikit-learn and captum take seconds to import: the commands that use
+# them import them inside, so `gridlab --help` and `gridlab solve` start fast (tests/test_imports.py).
+
+_INTERRUPTED = 130  # exit status of a run stopped early by Ctrl-C or SIGTERM (the shell's 128 + SIGINT)
 
 
 def _print_solution(layout: FixedLayout, max_depth: int, plot: Path | None) -> int:
@@ -118,19 +124,24 @@ def _print_counts(bank: PuzzleBank) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from gridlab.training.train import train  # sets torch's threads itself (TrainConfig.threads)
+
     overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.field_help()}
     base = TrainConfig.load(args.config).to_dict() if args.config else {}
     config = TrainConfig.from_dict(base | overrides)
     run = train(config, resume_from=args.resume_from)
-    print(f"\n{run.agent.evaluate(progress=False).table()}")
+    skipped = "final evaluation skipped (a second Ctrl-C)"
+    print(f"\n{skipped if run.evaluation is None else run.evaluation.table()}")
     state = "interrupted; " if run.interrupted else ""
     print(f"\n{state}checkpoint written to {run.checkpoint}")
-    return 0
+    return _INTERRUPTED if run.interrupted else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    agent = Agent.load(args.checkpoint)
-    out = args.out or _unused(Path(args.checkpoint) / "evaluation.json")  # never replaces a saved report
+    agent = _load_agent(args.checkpoint)
+    # Never into the checkpoint (it stays as it was published) and never over a saved report.
+    default = Path("runs/evaluations") / Path(args.checkpoint).resolve().name / "evaluation.json"
+    out = args.out or _unused(default)
     result = agent.evaluate(episodes=args.episodes, out=out, per_length=args.per_length)
     print(f"{agent}\n{result.table()}\nwritten to {out}")
     return 0
@@ -145,9 +156,32 @@ def _unused(path: Path) -> Path:
     return candidate
 
 
+def _load_agent(checkpoint: str) -> Agent:
+    """Open a checkpoint folder as an `Agent`, with torch on one CPU thread.
+
+    The networks are small: one thread is fastest, and more only contend on a busy machine (a DRC
+    steps 5x slower with two). Training sets its own (TrainConfig.threads).
+
+    Args:
+        checkpoint: The checkpoint folder.
+
+    Returns:
+        The agent.
+    """
+    import torch
+
+    from gridlab.agent import Agent
+
+    torch.set_num_threads(1)
+    return Agent.load(checkpoint)
+
+
 def _probe(args: argparse.Namespace) -> int:
-    agent = Agent.load(args.checkpoint)
-    puzzles = [layout for layout, _ in evaluation_puzzles(agent.config, args.episodes)]
+    from gridlab.interp.probes import plot_sweep, probe_sweep, save_results, sweep_table
+    from gridlab.interp.rollouts import collect_rollouts
+
+    agent = _load_agent(args.checkpoint)
+    puzzles = [layout for layout, _ in agent.evaluation_puzzles(args.episodes)]
     rollouts = collect_rollouts(agent, puzzles, deterministic=not args.sampled, seed=args.seed)
     results = probe_sweep(agent, rollouts, args.hooks, args.label, args.robot, seed=args.seed)
     print(sweep_table(results).to_string(index=False, float_format="%.3f"))
@@ -165,8 +199,21 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _saliency(args: argparse.Namespace) -> int:
-    agent = Agent.load(args.checkpoint)
-    layout, _ = evaluation_puzzles(agent.config, args.puzzle + 1)[args.puzzle]
+    from gridlab.interp.saliency import attribute, plot_saliency
+
+    if args.puzzle < 0:
+        raise ValueError(
+            f"--puzzle {args.puzzle} is out of range; expected an index of 0 or more into the run's "
+            "held-out puzzles"
+        )
+    agent = _load_agent(args.checkpoint)
+    puzzles = agent.evaluation_puzzles(args.puzzle + 1)
+    if args.puzzle >= len(puzzles):
+        raise ValueError(
+            f"--puzzle {args.puzzle} is out of range; this run has {len(puzzles)} held-out puzzles, "
+            f"so expected 0 to {len(puzzles) - 1}"
+        )
+    layout, _ = puzzles[args.puzzle]
     env = agent.make_env()
     obs, _ = env.reset(options={"layout": layout})
     target = args.target if args.target in ("chosen", "value") else int(args.target)
@@ -182,23 +229,32 @@ def _saliency(args: argparse.Namespace) -> int:
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One ``--option`` per `TrainConfig` field, typed from its annotation."""
+    """One ``--option`` per `TrainConfig` field, typed from its annotation, with its default and
+    choices in the help. Options left out stay out of the namespace (a ``--config`` file or the
+    field's default fills them)."""
     hints = typing.get_type_hints(TrainConfig)
+    defaults = TrainConfig().to_dict()
     for name, help_text in TrainConfig.field_help().items():
         flag = "--" + name.replace("_", "-")
         kind = hints[name]
         optional = type(None) in typing.get_args(kind)
         base = next(t for t in typing.get_args(kind) if t is not type(None)) if optional else kind
+        unset = "; 'none' to unset" if optional else ""
+        full_help = f"{help_text} (default: {defaults[name]}{unset})"
         if base is bool:
             parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+                flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=full_help
             )
         elif base in (int, float, str):
-            parser.add_argument(flag, type=_optional(base) if optional else base, default=argparse.SUPPRESS,
-                                help=help_text + (" ('none' to unset)" if optional else ""))  # fmt: skip
+            parse = _integer if base is int else base
+            choices: Sequence[str | None] | None = TrainConfig.choices().get(name)
+            if choices is not None and optional:
+                choices = (*choices, None)
+            parser.add_argument(flag, type=_optional(parse) if optional else parse, choices=choices,
+                                default=argparse.SUPPRESS, help=full_help)  # fmt: skip
 
 
-def _optional(kind: type) -> typing.Callable[[str], object]:
+def _optional(kind: typing.Callable[[str], object]) -> typing.Callable[[str], object]:
     def parse(text: str) -> object:
         return None if text.lower() == "none" else kind(text)
 
@@ -206,9 +262,66 @@ def _optional(kind: type) -> typing.Callable[[str], object]:
     return parse
 
 
+def _integer(text: str) -> int:
+    """The ``type`` of integer options: ``20000``, ``2e4`` and ``20_000`` are all 20000.
+
+    Args:
+        text: The option's value as typed.
+
+    Returns:
+        The integer.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not a whole number (argparse reports it as a usage
+            error naming the option).
+    """
+    try:
+        return whole_number(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number such as 20000, 2e4 or 20_000; got {text!r}"
+        ) from None
+
+
+class _ChoicesOf:
+    """The choices of an option, held by a module that is slow to import: read when the option is
+    parsed or its help printed, not when the parser is built (give the option a ``metavar``)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def _choices(self) -> Sequence[str]:
+        return getattr(importlib.import_module(self.module), self.name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._choices())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._choices()
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except None and False (options that say in words
+    what happens without them, and flags that are off unless given)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+_new_parser = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gridlab", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    """The ``gridlab`` argument parser: one subcommand per job; every help shows defaults and choices.
+
+    Returns:
+        The parser (``main`` runs ``args.func(args)`` on what it parses).
+    """
+    parser = _new_parser(prog="gridlab", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_new_parser)
 
     quick = commands.add_parser(
         "quickstart", help="train a small agent, evaluate, probe and draw saliency maps (about a minute)"
@@ -217,22 +330,24 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument(
         "--budget", choices=("full", "small"), default="full", help="full, or a smoke-sized run"
     )
-    quick.add_argument("--seed", type=int, default=0, help="seed of training, boards and probes")
+    quick.add_argument("--seed", type=_integer, default=0, help="seed of training, boards and probes")
     quick.set_defaults(func=_quickstart)
 
     demo = commands.add_parser("demo", help="draw a random puzzle, solve it, print the optimal plan")
-    demo.add_argument("--height", type=int, default=8, help="board rows (4-16)")
-    demo.add_argument("--width", type=int, default=8, help="board columns (4-16)")
-    demo.add_argument("--robots", type=int, default=3, help="number of robots (1-5)")
-    demo.add_argument("--min-moves", type=int, default=4, help="shortest optimal plan to accept")
-    demo.add_argument("--max-moves", type=int, default=8, help="longest optimal plan to accept")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (same seed, same puzzle)")
+    demo.add_argument("--height", type=_integer, default=8, help="board rows (4-16)")
+    demo.add_argument("--width", type=_integer, default=8, help="board columns (4-16)")
+    demo.add_argument("--robots", type=_integer, default=3, help="number of robots (1-5)")
+    demo.add_argument("--min-moves", type=_integer, default=4, help="shortest optimal plan to accept")
+    demo.add_argument("--max-moves", type=_integer, default=8, help="longest optimal plan to accept")
+    demo.add_argument("--seed", type=_integer, default=0, help="random seed (same seed, same puzzle)")
     demo.add_argument("--plot", type=Path, default=None, help="also save a picture of the plan here")
     demo.set_defaults(func=_demo)
 
     solve_cmd = commands.add_parser("solve", help="solve a puzzle written as text ('-' reads stdin)")
     solve_cmd.add_argument("board", help="file holding a board in the format of `gridlab demo`")
-    solve_cmd.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, help="longest plan to search")
+    solve_cmd.add_argument(
+        "--max-depth", type=_integer, default=DEFAULT_MAX_DEPTH, help="longest plan to search"
+    )
     solve_cmd.add_argument("--plot", type=Path, default=None, help="also save a picture of the plan here")
     solve_cmd.set_defaults(func=_solve)
 
@@ -251,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate_cmd.add_argument("checkpoint", help="checkpoint folder")
     evaluate_cmd.add_argument(
-        "--episodes", type=int, default=None, help="puzzles to play (default: the run's)"
+        "--episodes", type=_integer, default=None, help="puzzles to play (default: the run's)"
     )
     evaluate_cmd.add_argument(
         "--per-length", action="store_true", help="play EPISODES puzzles of each optimal length (banks)"
@@ -260,7 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="JSON file (default: CHECKPOINT/evaluation.json, or evaluation-2.json, ... if taken)",
+        help="JSON file (default: runs/evaluations/NAME/evaluation.json in the current folder, NAME "
+        "being the checkpoint folder's name, or evaluation-2.json, ... if taken; never written "
+        "into the checkpoint)",
     )
     evaluate_cmd.set_defaults(func=_evaluate)
 
@@ -269,11 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     probe_cmd.add_argument(
         "--label", required=True, help="label to probe, e.g. optimal_actions, plan_direction"
     )
-    probe_cmd.add_argument("--robot", type=int, default=None, help="robot for per-robot map labels")
-    probe_cmd.add_argument("--hooks", nargs="+", default=["*"], help="hook names or patterns (default: all)")
-    probe_cmd.add_argument("--episodes", type=int, default=100, help="held-out puzzles to play")
+    probe_cmd.add_argument("--robot", type=_integer, default=None, help="robot for per-robot map labels")
+    probe_cmd.add_argument("--hooks", nargs="+", default=["*"], help="hook names or patterns ('*': all)")
+    probe_cmd.add_argument("--episodes", type=_integer, default=100, help="held-out puzzles to play")
     probe_cmd.add_argument("--sampled", action="store_true", help="sample actions instead of greedy play")
-    probe_cmd.add_argument("--seed", type=int, default=0, help="seed of sampling, split and baselines")
+    probe_cmd.add_argument("--seed", type=_integer, default=0, help="seed of sampling, split and baselines")
     probe_cmd.add_argument(
         "--out", type=Path, default=None, help="results folder (default: probes/RUN-LABEL)"
     )
@@ -282,46 +399,63 @@ def build_parser() -> argparse.ArgumentParser:
     saliency_cmd = commands.add_parser("saliency", help="draw a saliency map of a held-out puzzle")
     saliency_cmd.add_argument("checkpoint", help="checkpoint folder")
     saliency_cmd.add_argument(
-        "--method", default="integrated_gradients", choices=METHODS, help="captum method"
+        "--method",
+        default="integrated_gradients",
+        choices=_ChoicesOf("gridlab.interp.saliency", "METHODS"),  # captum: read only when used
+        metavar="METHOD",
+        help="captum method: %(choices)s",
     )
     saliency_cmd.add_argument("--target", default="chosen", help="'chosen', 'value' or an action id")
-    saliency_cmd.add_argument("--puzzle", type=int, default=0, help="index among the run's held-out puzzles")
+    saliency_cmd.add_argument(
+        "--puzzle", type=_integer, default=0, help="index among the run's held-out puzzles"
+    )
     saliency_cmd.add_argument("--out", type=Path, default=Path("saliency.png"), help="PNG file to write")
     saliency_cmd.set_defaults(func=_saliency)
 
     puzzles = commands.add_parser("puzzles", help="generate and inspect puzzle banks")
-    bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True)
+    bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True, parser_class=_new_parser)
     generate = bank_commands.add_parser("generate", help="create a bank, or top up an existing one")
     generate.add_argument("path", type=Path, help="bank folder")
-    generate.add_argument("--height", type=int, default=8, help="board rows (4-16)")
-    generate.add_argument("--width", type=int, default=8, help="board columns (4-16)")
-    generate.add_argument("--robots", type=int, default=2, help="number of robots (1-5)")
+    generate.add_argument("--height", type=_integer, default=8, help="board rows (4-16)")
+    generate.add_argument("--width", type=_integer, default=8, help="board columns (4-16)")
+    generate.add_argument("--robots", type=_integer, default=2, help="number of robots (1-5)")
     generate.add_argument(
         "--corner-density", type=float, default=DEFAULT_CORNER_DENSITY, help="L corners per cell"
     )
     generate.add_argument(
         "--border-density", type=float, default=DEFAULT_BORDER_DENSITY, help="border pieces per cell"
     )
-    generate.add_argument("--min-moves", type=int, default=1, help="shortest optimal length")
-    generate.add_argument("--max-moves", type=int, default=8, help="longest optimal length")
-    generate.add_argument("--per-length", type=int, default=1000, help="puzzles per optimal length")
-    generate.add_argument("--seed", type=int, default=0, help="generation seed")
+    generate.add_argument("--min-moves", type=_integer, default=1, help="shortest optimal length")
+    generate.add_argument("--max-moves", type=_integer, default=8, help="longest optimal length")
+    generate.add_argument("--per-length", type=_integer, default=1000, help="puzzles per optimal length")
+    generate.add_argument("--seed", type=_integer, default=0, help="generation seed")
     generate.add_argument("--heldout", type=float, default=0.1, help="share held out for evaluation")
     generate.set_defaults(func=_puzzles_generate)
     show = bank_commands.add_parser("show", help="print a bank's counts and some of its puzzles")
     show.add_argument("path", type=Path, help="bank folder")
     show.add_argument("--split", default="train", choices=SPLITS, help="which split to show puzzles from")
-    show.add_argument("--length", type=int, default=None, help="only puzzles of this optimal length")
-    show.add_argument("--count", type=int, default=1, help="how many puzzles to print")
+    show.add_argument(
+        "--length", type=_integer, default=None, help="only puzzles of this optimal length (default: all)"
+    )
+    show.add_argument("--count", type=_integer, default=1, help="how many puzzles to print")
     show.set_defaults(func=_puzzles_show)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gridlab`` with ``argv`` (default: the command line).
+
+    Args:
+        argv: Arguments after the program name.
+
+    Returns:
+        The exit status: 0, 1 for a puzzle without a solution, 2 for a caller mistake (reported
+        without a traceback), 130 for a training run stopped early.
+
+    Raises:
+        SystemExit: From argparse, for ``--help``, ``--version`` and unparsable arguments.
+    """
     args = build_parser().parse_args(argv)
-    # The networks are small: one thread is fastest, and more only contend on a busy machine
-    # (a DRC steps 5x slower with two). Training sets its own (TrainConfig.threads).
-    torch.set_num_threads(1)
     try:
         return args.func(args)
     except (ValueError, RuntimeError, OSError) as error:  # caller mistakes: no traceback

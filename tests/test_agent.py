@@ -79,4 +79,4 @@ def test_a_recurrent_state_must_match_the_batch() -> None:
     with pytest.raises(ValueError, match=r"episode_start must have shape \(3,\)"):
         agent.act(obs, episode_start=np.ones(2, bool))
     actions, state = agent.act(obs, state=agent.initial_state(3), episode_start=np.ones(3, bool))
-    assert actions.shape == (3,) and state[0].shape == h.shape[:1] + (3,) + h.shape[2:]
+    assert actions.shape == (3,) and state[0].shape == (h.shape[0], 3, h.shape[2])

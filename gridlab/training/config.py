@@ -13,7 +13,7 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import yaml
 
@@ -21,9 +21,10 @@ from gridlab.env.board import MAX_ROBOTS, MAX_SIZE, MIN_SIZE
 from gridlab.env.generator import MAX_MOVES_LIMIT
 from gridlab.env.layouts import MILESTONES
 from gridlab.env.observations import OBS_MODES
-from gridlab.models.extractors import select_extractor
+from gridlab.files import atomic_write
+from gridlab.models.registry import MODELS, select_policy
 
-POLICIES = ("auto", "mlp", "small_cnn", "convlstm")
+_MODEL_OPTIONS = tuple(dict.fromkeys(field for entry in MODELS.values() for field in entry.options.values()))
 VEC_ENVS = ("batched", "dummy")
 
 
@@ -138,13 +139,12 @@ class TrainConfig:
     """Free-form notes kept with the run (not used by training)."""
 
     def __post_init__(self) -> None:
+        _coerce_numbers(self)
         self.validate()
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field and what it accepts."""
-        if self.milestone is not None and self.milestone not in MILESTONES:
-            _bad("milestone", self.milestone, f"one of {', '.join(MILESTONES)} or None")
         for name in ("height", "width"):
             if not MIN_SIZE <= getattr(self, name) <= MAX_SIZE:
                 _bad(name, getattr(self, name), f"an integer from {MIN_SIZE} to {MAX_SIZE}")
@@ -156,13 +156,12 @@ class TrainConfig:
                 (self.min_moves, self.max_moves),
                 f"1 <= min <= max <= {MAX_MOVES_LIMIT}",
             )
-        choices = {"obs_mode": OBS_MODES, "policy": POLICIES, "vec_env": VEC_ENVS}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                _bad(name, getattr(self, name), f"one of {', '.join(allowed)}")
-        positive = ("max_steps", "mlp_hidden", "cnn_features", "drc_layers", "drc_ticks", "drc_hidden",
-                    "drc_encoder", "drc_output", "total_timesteps", "n_steps", "batch_size", "n_envs",
-                    "n_epochs", "eval_episodes", "threads", "curriculum_start")  # fmt: skip
+        for name, allowed in self.choices().items():
+            value, optional = getattr(self, name), name == "milestone"
+            if value not in allowed and not (optional and value is None):
+                _bad(name, value, f"one of {', '.join(allowed)}{' or None' if optional else ''}")
+        positive = ("max_steps", "total_timesteps", "n_steps", "batch_size", "n_envs", "n_epochs",
+                    "eval_episodes", "threads", "curriculum_start", *_MODEL_OPTIONS)  # fmt: skip
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 _bad(name, getattr(self, name), "a positive integer")
@@ -182,14 +181,32 @@ class TrainConfig:
             _bad("curriculum", True, "only with a puzzle bank (set bank=...)")
         if self.milestone is not None and self.bank is not None:
             _bad("bank", self.bank, "None when training on a milestone")
-        if self.policy == "convlstm" and self.obs_mode != "image":
-            _bad("obs_mode", self.obs_mode, "'image' for the convlstm policy")
-        if self.policy == "small_cnn" and self.obs_mode == "symbolic":
-            _bad("obs_mode", self.obs_mode, "'image' or 'rgb' for the small_cnn policy")
+        policy = self.resolved_policy()
+        if self.obs_mode not in MODELS[policy].obs_modes:
+            accepted = ", ".join(repr(mode) for mode in MODELS[policy].obs_modes)
+            _bad("obs_mode", self.obs_mode, f"one of {accepted} for the {policy} policy")
+
+    @staticmethod
+    def choices() -> dict[str, tuple[str, ...]]:
+        """The values each field with a fixed set of them accepts (the CLI's ``choices``)."""
+        return {"milestone": tuple(MILESTONES), "obs_mode": OBS_MODES, "policy": ("auto", *MODELS),
+                "vec_env": VEC_ENVS}  # fmt: skip
 
     # -- (de)serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def applicable(self) -> dict[str, Any]:
+        """`to_dict` without the fields this run ignores: what a run folder's ``config.yaml`` and a
+        checkpoint record. A milestone fixes the board (no size, robots, lengths or bank); only the
+        chosen policy's size options; the curriculum's settings only with the curriculum on.
+        `from_dict` of it gives back an equivalent config."""
+        ignored = set(_MODEL_OPTIONS) - set(MODELS[self.resolved_policy()].options.values())
+        if self.milestone is not None:
+            ignored |= {"height", "width", "num_robots", "min_moves", "max_moves", "bank"}
+        if not self.curriculum:
+            ignored |= {"curriculum_start", "curriculum_threshold"}
+        return {k: v for k, v in self.to_dict().items() if k not in ignored}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -205,19 +222,41 @@ class TrainConfig:
     def save(self, path: str | Path) -> None:
         """Write as YAML (``.yaml``/``.yml``) or JSON (anything else)."""
         path = Path(path)
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False) if path.suffix in (".yaml", ".yml") else (
-            json.dumps(self.to_dict(), indent=2)
+        text = yaml.safe_dump(self.applicable(), sort_keys=False) if path.suffix in (".yaml", ".yml") else (
+            json.dumps(self.applicable(), indent=2)
         )  # fmt: skip
-        path.write_text(text)
+        atomic_write(path, lambda f: f.write(text.encode()))
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        """Read a YAML or JSON file written by `save` (or by hand)."""
+        """Read a YAML or JSON file written by `save` (or by hand).
+
+        Args:
+            path: A ``.yaml``/``.yml`` file, or JSON under any other name.
+
+        Returns:
+            The config (``1e6``, which PyYAML reads as a string, is 1000000 in an int field).
+
+        Raises:
+            FileNotFoundError: There is no file at ``path``.
+            ValueError: A syntax error (the message names the file, line and column), a file that
+                does not hold a mapping, or a field the config rejects.
+        """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no config file at {path}")
         text = path.read_text()
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        try:
+            data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        except yaml.YAMLError as error:
+            raise ValueError(
+                f"config file {path} is not valid YAML: {_yaml_problem(error)}; fix the syntax there"
+            ) from error
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"config file {path} is not valid JSON: {error.msg} at line {error.lineno}, "
+                f"column {error.colno}; fix the syntax there (or name the file .yaml to write YAML)"
+            ) from error
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a mapping of field names to values")
         return cls.from_dict(data)
@@ -228,7 +267,7 @@ class TrainConfig:
         if self.policy != "auto":
             return self.policy
         height, width = self.board_size()
-        return select_extractor(self.obs_mode, height, width, self.milestone)
+        return select_policy(self.obs_mode, height, width, self.milestone)
 
     def board_size(self) -> tuple[int, int]:
         if self.milestone is None:
@@ -257,3 +296,74 @@ class TrainConfig:
 
 def _bad(name: str, value: object, expected: str) -> None:
     raise ValueError(f"TrainConfig.{name} = {value!r} is invalid; expected {expected}")
+
+
+def _coerce_numbers(config: TrainConfig) -> None:
+    """Give numbers written another way their field's type, in place: for an int field ``1e6``,
+    ``"1e6"`` and ``"1_000_000"`` become ``1000000`` (PyYAML reads ``1e6`` as a string); for a
+    float field a string such as ``"3e-4"`` becomes a float.
+
+    Args:
+        config: The config being built (`TrainConfig.__post_init__`).
+
+    Raises:
+        ValueError: A value that is not a whole number for an int field (``2.5``, ``"1e-3"``), or
+            not a number for a float field; the message names the field.
+    """
+    for name, hint in get_type_hints(TrainConfig).items():
+        kinds = set(get_args(hint)) - {type(None)} or {hint}  # `int | None` counts as int
+        value = getattr(config, name)
+        if kinds == {int} and isinstance(value, str | float):
+            try:
+                setattr(config, name, whole_number(value))
+            except ValueError:
+                _bad(name, value, "a whole number, such as 1000000, 1e6 or 1_000_000")
+        elif kinds == {float} and isinstance(value, str):
+            try:
+                setattr(config, name, float(value))
+            except ValueError:
+                _bad(name, value, "a number, such as 0.0003 or 3e-4")
+
+
+def whole_number(value: str | float) -> int:
+    """``value`` as an int, also when written as a float or in scientific notation.
+
+    Args:
+        value: A number or its text: ``1000000``, ``"1_000_000"``, ``1e6`` and ``"1e6"`` all give
+            ``1000000``.
+
+    Returns:
+        The int.
+
+    Raises:
+        ValueError: ``value`` is not a whole number (``2.5``, ``"1e-3"``, ``"inf"``, ``"abc"``).
+    """
+    if isinstance(value, str):
+        try:
+            return int(value)  # exact, however long
+        except ValueError:
+            pass  # maybe scientific notation: read it as a float below
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What PyYAML found wrong and where, lines and columns counted from 1.
+
+    Args:
+        error: Raised by ``yaml.safe_load``.
+
+    Returns:
+        E.g. ``expected ',' or ']', but got ':' at line 3, column 16 (while parsing a flow sequence
+        at line 2, column 7)``; PyYAML's own message for an error without marks.
+    """
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return str(error)
+    found = [
+        f"{text} at line {mark.line + 1}, column {mark.column + 1}"
+        for text, mark in ((error.problem, error.problem_mark), (error.context, error.context_mark))
+        if text and mark
+    ]
+    return found[0] + "".join(f" ({more})" for more in found[1:]) if found else str(error)

@@ -70,7 +70,8 @@ def test_a_crash_while_saving_leaves_the_old_checkpoint_whole(
     monkeypatch.setattr(checkpoints, "save_file", crash)
     model = gridlab.load(str(target))
     with pytest.raises(OSError, match="disk full"):
-        checkpoints.save_checkpoint(target, _FakeModel(model.policy), {}, model.env_spec, model.policy_spec, {})
+        fake = _FakeModel(model.policy)
+        checkpoints.save_checkpoint(target, fake, {}, model.env_spec, model.policy_spec, {})
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 

@@ -74,3 +74,36 @@ def test_every_field_has_help_and_a_cli_option(tmp_path: Path) -> None:
     assert names - {"extra"} <= options and len(options) > 40
     assert (args.learning_rate, args.tensorboard, args.target_success, args.n_envs) == (0.001, False, None, 4)
     assert not hasattr(args, "seed")  # unset options keep the file's value
+
+
+WHOLE_NUMBER = "a whole number, such as 1000000, 1e6 or 1_000_000"
+
+
+def test_train_config_reads_whole_numbers_written_as_floats_or_strings() -> None:
+    assert TrainConfig(total_timesteps=1e6).total_timesteps == 1_000_000
+    assert TrainConfig(total_timesteps="1e6").total_timesteps == 1_000_000
+    assert TrainConfig(total_timesteps="1_000_000", learning_rate="3e-4").to_dict() == (
+        TrainConfig(total_timesteps=1_000_000, learning_rate=3e-4).to_dict()
+    )
+    assert type(TrainConfig(n_steps=64.0).n_steps) is int
+    for name, value in (("total_timesteps", 2.5), ("n_steps", "1e-3"), ("seed", "abc")):
+        with pytest.raises(ValueError) as error:
+            TrainConfig(**{name: value})
+        assert str(error.value) == f"TrainConfig.{name} = {value!r} is invalid; expected {WHOLE_NUMBER}"
+    with pytest.raises(ValueError) as error:
+        TrainConfig(learning_rate="fast")
+    assert (
+        str(error.value) == "TrainConfig.learning_rate = 'fast' is invalid; expected a number, such as "
+        "0.0003 or 3e-4"
+    )
+
+
+def test_yaml_config_reads_1e6_as_an_integer(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("milestone: v1\ntotal_timesteps: 1e6\nlearning_rate: 3e-4\n")  # PyYAML: two strings
+    config = TrainConfig.load(path)
+    assert (config.total_timesteps, config.learning_rate) == (1_000_000, 3e-4)
+    path.write_text("n_steps: 1e-3\n")
+    with pytest.raises(ValueError) as error:
+        TrainConfig.load(path)
+    assert str(error.value) == f"TrainConfig.n_steps = '1e-3' is invalid; expected {WHOLE_NUMBER}"
