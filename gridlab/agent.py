@@ -33,7 +33,7 @@ from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluate, evaluation_puzzles
 from gridlab.training.factory import env_kwargs, env_spec, policy_spec
 
-State = tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]
+State = tuple[np.ndarray | torch.Tensor, ...]  # (h, c) of a recurrent agent; checked to be a pair
 
 
 @dataclass

@@ -12,7 +12,6 @@ linear probes and ``gridlab saliency CHECKPOINT`` draws saliency maps.
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib
 import sys
 import time
@@ -310,7 +309,11 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-_new_parser = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help shows defaults (`_HelpFormatter`); subcommands get one too."""
+
+    def __init__(self, **kwargs: typing.Any) -> None:
+        super().__init__(**({"formatter_class": _HelpFormatter} | kwargs))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,9 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser (``main`` runs ``args.func(args)`` on what it parses).
     """
-    parser = _new_parser(prog="gridlab", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="gridlab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_new_parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     quick = commands.add_parser(
         "quickstart", help="train a small agent, evaluate, probe and draw saliency maps (about a minute)"
@@ -413,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     saliency_cmd.set_defaults(func=_saliency)
 
     puzzles = commands.add_parser("puzzles", help="generate and inspect puzzle banks")
-    bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True, parser_class=_new_parser)
+    bank_commands = puzzles.add_subparsers(dest="puzzles_command", required=True, parser_class=_Parser)
     generate = bank_commands.add_parser("generate", help="create a bank, or top up an existing one")
     generate.add_argument("path", type=Path, help="bank folder")
     generate.add_argument("--height", type=_integer, default=8, help="board rows (4-16)")

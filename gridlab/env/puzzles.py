@@ -35,7 +35,7 @@ def _split(puzzles: Iterable[Puzzle]) -> list[tuple[FixedLayout, int | None]]:
         raise TypeError("expected a list of puzzles, got a single FixedLayout; wrap it in a list: [layout]")
     if not isinstance(puzzles, Iterable):
         raise TypeError(f"expected a list of puzzles, got {type(puzzles).__name__}")
-    pairs = []
+    pairs: list[tuple[FixedLayout, int | None]] = []
     for index, puzzle in enumerate(puzzles):
         if isinstance(puzzle, FixedLayout):
             pairs.append((puzzle, None))

@@ -95,6 +95,11 @@ def cache_rollouts(
         end = min(begin + batch_size, total)
         state = None
         if agent.is_recurrent:  # (steps, layers, 1, hidden) -> (layers, steps, hidden)
+            if rollouts.state_h is None or rollouts.state_c is None:
+                raise ValueError(
+                    "these rollouts hold no recurrent states (a feed-forward agent collected them); "
+                    "collect them with this recurrent agent"
+                )
             state = tuple(s[begin:end, :, 0].transpose(1, 0, 2) for s in (rollouts.state_h, rollouts.state_c))
         _, cache = agent.run_with_cache(rollouts.obs[begin:end], state=state, names_filter=names_filter)
         if begin == 0 and folder is None:
@@ -113,6 +118,7 @@ def cache_rollouts(
     if folder is None:
         return RolloutActivations(arrays)
     for array in arrays.values():
+        assert isinstance(array, np.memmap)  # streamed to disk: every array is a memmap
         array.flush()
     atomic_write_json(folder / _INDEX, {"files": files, "steps": total, "checkpoint": str(agent.path)})
     return RolloutActivations.load(folder)

@@ -140,7 +140,7 @@ def ablate(
     if mode == "mean" and reference is None:
         raise ValueError("mode='mean' needs reference observations to average over")
     before = _probs(agent, obs, state, [])  # checks obs before the (larger) reference set runs
-    if mode == "mean":
+    if reference is not None and mode == "mean":  # (reference is set for mode "mean": checked above)
         fill = agent.run_with_cache(reference, state=None, names_filter=name)[1][name].mean(0)
 
     def edit(x: torch.Tensor, _: object) -> torch.Tensor:

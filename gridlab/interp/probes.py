@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -467,7 +467,8 @@ def save_results(results: Sequence[ProbeResult], folder: str | os.PathLike, conf
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights, metrics = {}, []
+    weights: dict[str, np.ndarray] = {}
+    metrics = []
     for index, r in enumerate(results):
         if r.model is None:
             raise ValueError(f"result {index} ({r.hook}) has no fitted probe to save")
@@ -478,7 +479,8 @@ def save_results(results: Sequence[ProbeResult], folder: str | os.PathLike, conf
         except ValueError as error:
             entry["weights"] = f"not saved: {error}"
         metrics.append(entry)
-    atomic_write(folder / "weights.npz", lambda f: np.savez(f, **weights))
+    arrays = cast(dict[str, Any], weights)  # numpy's stub reads **arrays as its allow_pickle keyword
+    atomic_write(folder / "weights.npz", lambda f: np.savez(f, **arrays))
     atomic_write_json(folder / "metrics.json", metrics)
     atomic_write_json(folder / "config.json", config)
     return folder

@@ -133,8 +133,8 @@ def collect_rollouts(
             columns["obs"].append(obs)
             columns["robots"].append(np.array(env.robots))
             obs, reward, terminated, truncated, info = env.step(int(action[0]))
-            for name, value in (("actions", action[0]), ("rewards", reward), ("episode", index), ("step", t)):
-                columns[name].append(np.asarray(value))
+            for name, item in (("actions", action[0]), ("rewards", reward), ("episode", index), ("step", t)):
+                columns[name].append(np.asarray(item))
             if terminated or truncated:
                 break
         episode = np.stack(columns["robots"][-(t + 1) :]), np.stack(columns["actions"][-(t + 1) :])

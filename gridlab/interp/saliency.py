@@ -135,7 +135,7 @@ def attribute(
             "or drop layer= to attribute to the input"
         )
     hook = None if layer is None else agent.hook_point(layer)
-    n = agent.policy.action_space.n
+    n = agent.env_spec.n_actions
     if not (target in ("chosen", "value") or (isinstance(target, (int, np.integer)) and 0 <= target < n)):
         raise ValueError(f"target must be 'chosen', 'value' or an action 0..{n - 1}, got {target!r}")
     if baseline not in ("empty_board", "zeros"):

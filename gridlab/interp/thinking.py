@@ -10,6 +10,7 @@ every ConvLSTM layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 from matplotlib.axes import Axes
 from tqdm import tqdm
 
-from gridlab.agent import Agent
+from gridlab.agent import Agent, State
 from gridlab.env.puzzles import Puzzle, as_puzzles
 from gridlab.training.evaluation import ActFn, evaluate, plot_success_by_length
 
@@ -31,13 +32,13 @@ def thinking_act(agent: Agent, steps: int) -> ActFn:
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
 
-    def act(obs: np.ndarray, state: object, episode_start: np.ndarray) -> tuple[np.ndarray, object]:
+    def act(obs: np.ndarray, state: State | None, episode_start: np.ndarray) -> tuple[np.ndarray, Any]:
         if not np.asarray(episode_start).all():
             return agent.act(obs, state, episode_start)
-        thought = agent.initial_state(len(obs))
+        thought: State = agent.initial_state(len(obs))
         with torch.no_grad():
             for _ in range(steps):
-                thought = tuple(s.numpy() for s in agent.forward(obs, thought).state)
+                thought = agent.forward(obs, thought).state or ()  # a recurrent agent returns its state
         return agent.act(obs, thought, np.zeros(len(obs), dtype=bool))
 
     return act
@@ -68,8 +69,9 @@ def thinking_time(
             optimal length).
     """
     acts = {k: thinking_act(agent, k) for k in steps}  # checks the agent and steps before solving
-    puzzles = as_puzzles(puzzles)
-    unsolvable = [i for i, (_, length) in enumerate(puzzles) if length is None]
+    pairs = as_puzzles(puzzles)
+    solvable = [(layout, length) for layout, length in pairs if length is not None]
+    unsolvable = [i for i, (_, length) in enumerate(pairs) if length is None]
     if unsolvable:
         raise ValueError(
             f"puzzles {unsolvable} have no solution within the solver's depth; thinking time is "
@@ -78,7 +80,7 @@ def thinking_time(
     env = agent.make_env()
     rows = []
     for k in tqdm(steps, desc="thinking time", disable=not progress):
-        rows.append({"steps": k} | evaluate(acts[k], env, puzzles).summary())
+        rows.append({"steps": k} | evaluate(acts[k], env, solvable).summary())
     return pd.DataFrame(rows).set_index("steps")
 
 

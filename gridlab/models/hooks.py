@@ -34,11 +34,12 @@ HookFn = Callable[[torch.Tensor, "HookPoint"], torch.Tensor | None]
 
 
 class HookPoint(nn.Module):
-    """Identity on a tensor; the place where hooks attach. ``name`` is set by the owning model."""
+    """Identity on a tensor; the place where hooks attach. ``name`` (its module path) is set when
+    the owning model lists its hook points; it is empty until then."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.name: str | None = None
+        self.name = ""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -133,7 +134,7 @@ def cache_activations(
     store: dict[str, list[torch.Tensor]] = {}
 
     def keep(x: torch.Tensor, hook: HookPoint) -> None:
-        store.setdefault(hook.name or "", []).append(x.detach().clone())
+        store.setdefault(hook.name, []).append(x.detach().clone())
 
     names = resolve_hook_names(root, names_filter)
     with attach_hooks(root, [(name, keep) for name in names]):
