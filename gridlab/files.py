@@ -1,7 +1,9 @@
-"""File helpers shared by puzzle banks, checkpoints and results: atomic writes, versioned JSON."""
+"""File helpers shared by puzzle banks, checkpoints, runs and results: atomic writes, versioned
+JSON, and new folders that never reuse another job's."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -61,3 +63,27 @@ def read_versioned_json(path: Path, missing: str, newest_version: int) -> dict[s
             "upgrade gridlab"
         )
     return data
+
+
+def new_folder(base: str | os.PathLike, numbered: bool = True) -> Path:
+    """Create a folder no other job has used, and return it: ``base``, or the first free of
+    ``base-2``, ``base-3``, ... Creating it is the claim (``mkdir`` is atomic), so two jobs started
+    together never share one.
+
+    Args:
+        base: The folder wanted.
+        numbered: Take a numbered sibling when ``base`` exists; otherwise raise.
+
+    Raises:
+        FileExistsError: ``base`` exists and ``numbered`` is False.
+    """
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    siblings = (base.with_name(f"{base.name}-{n}") for n in itertools.count(2))
+    for folder in itertools.chain([base], siblings if numbered else []):
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{base} already exists")

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gridlab.agent import Agent
-from gridlab.files import atomic_write, atomic_write_json
+from gridlab.files import atomic_write, atomic_write_json, new_folder
 from gridlab.interp.probes import ProbeResult, plot_sweep, probe_sweep, save_results, sweep_table
 from gridlab.interp.rollouts import collect_rollouts
 from gridlab.interp.saliency import attribute, plot_saliency
@@ -61,14 +61,14 @@ def quickstart(
     """Run the main job and write its outputs under ``output_dir``; returns the report.
 
     Args:
-        output_dir: Folder for the run, evaluation, rollouts, probes, saliency maps and report.
+        output_dir: Folder for the run, evaluation, rollouts, probes, saliency maps and report;
+            when it exists (an earlier quick start), the first free ``output_dir-2``, ... instead.
         budget: ``"full"`` (about a minute on one CPU core) or ``"small"`` (a smoke-sized run).
         seed: Seed of training, evaluation boards, rollouts and probe splits.
     """
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
-    sizes, out = BUDGETS[budget], Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    sizes, out = BUDGETS[budget], new_folder(output_dir)
     console = Console()
     timings: dict[str, float] = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

@@ -16,7 +16,6 @@ SIGTERM (runs in the background, where shells ignore SIGINT) stops training the 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import signal
 import sys
 import threading
@@ -34,6 +33,7 @@ from stable_baselines3.common.logger import configure
 
 from gridlab.checkpoints import read_checkpoint, save_checkpoint
 from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.files import new_folder
 from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluation_puzzles
@@ -176,22 +176,18 @@ def train(
 
 
 def _run_folder(config: TrainConfig, resume_from: str | Path | None) -> Path:
-    """The run's folder, created: the resumed run's own, or a new one no other run has used."""
+    """The run's folder, created: the resumed run's own, or a new one no other run has used (an
+    explicit ``run_name`` that is taken is an error rather than a numbered sibling)."""
     if resume_from is not None and (Path(resume_from).parent / "config.yaml").is_file():
         return Path(resume_from).parent
-    base = Path(config.output_dir) / config.name()
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for folder in itertools.chain([base], (base.with_name(f"{base.name}-{n}") for n in itertools.count(2))):
-        try:
-            folder.mkdir()  # atomic: two runs starting together cannot both claim a folder
-            return folder
-        except FileExistsError:
-            if config.run_name is not None:
-                raise ValueError(
-                    f"run folder {folder} already holds a run; choose another run_name, or continue "
-                    f"that run with resume_from={folder / 'final'}"
-                ) from None
-    raise AssertionError("itertools.count never ends")
+    folder = Path(config.output_dir) / config.name()
+    try:
+        return new_folder(folder, numbered=config.run_name is None)
+    except FileExistsError:
+        raise ValueError(
+            f"run folder {folder} already holds a run; choose another run_name, or continue "
+            f"that run with resume_from={folder / 'final'}"
+        ) from None
 
 
 class StopWhenSet(BaseCallback):
