@@ -48,8 +48,8 @@ def render_ascii(layout: FixedLayout, robots: Sequence[Cell] | None = None) -> s
         layout: Walls, goal and target robot.
         robots: Current robot cells indexed by id; defaults to the layout's start cells.
     """
-    robots = layout.robots if robots is None else tuple(tuple(p) for p in robots)
-    where = {tuple(p): i for i, p in enumerate(robots)}
+    robots = layout.robots if robots is None else tuple((r, c) for r, c in robots)
+    where = {p: i for i, p in enumerate(robots)}
     lines = []
     for r in range(layout.height + 1):
         walls = "".join("+" + ("---" if layout.h_walls[r, c] else "   ") for c in range(layout.width))

@@ -119,6 +119,9 @@ class BatchedRicochetVecEnv(VecEnv):
         **env_kwargs: Any `RicochetRobotsEnv` keyword argument, applied to every board.
     """
 
+    observation_space: gym.spaces.Box
+    action_space: gym.spaces.Discrete
+
     def __init__(self, num_envs: int, seed: int | None = None, **env_kwargs: Any) -> None:
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
@@ -183,7 +186,7 @@ class BatchedRicochetVecEnv(VecEnv):
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"action {int(actions[i])} for env {i} is out of range: valid actions are "
-                f"0..{self.action_space.n - 1} (robot * 4 + direction)"
+                f"0..{int(self.action_space.n) - 1} (robot * 4 + direction)"
             )
         self._actions = actions.astype(np.int64, copy=False)
 
@@ -240,7 +243,8 @@ class BatchedRicochetVecEnv(VecEnv):
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]
 
-    def get_images(self) -> Sequence[np.ndarray | None]:
+    # Each board's render(), as text in "ansi" mode: wider than VecEnv's images-only return type.
+    def get_images(self) -> Sequence[np.ndarray | str | None]:  # type: ignore[override]
         return [env.render() for env in self._sync_out(None)]
 
     # -- moving state between the arrays and the per-board envs --------------------------------
@@ -248,6 +252,7 @@ class BatchedRicochetVecEnv(VecEnv):
         """Copy board ``i``'s episode state from its env into the arrays."""
         env = self.envs[i]
         layout = env.layout
+        assert layout is not None  # the env has just been reset
         slot = self._fixed_slots.get(id(layout))
         if slot is None:
             slot = len(self._fixed_slots) + i

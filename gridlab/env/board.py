@@ -14,8 +14,9 @@ another robot. Everything here is plain Python and numpy; the compiled solver in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import SupportsInt
 
 import numpy as np
 
@@ -222,9 +223,9 @@ class FixedLayout:
         return self._hash
 
 
-def _as_cell(value: object, what: str, height: int, width: int) -> Cell:
+def _as_cell(value: Iterable[SupportsInt], what: str, height: int, width: int) -> Cell:
     try:
-        r, c = (int(x) for x in value)  # type: ignore[union-attr]
+        r, c = (int(x) for x in value)
     except (TypeError, ValueError):
         raise ValueError(f"{what} position must be a (row, col) pair, got {value!r}") from None
     if not (0 <= r < height and 0 <= c < width):
@@ -242,7 +243,8 @@ def slide_path(
     its stop (just the start when a wall or robot blocks the move)."""
     stop = slide(h_walls, v_walls, robots, robot, direction)
     dr, dc = DELTAS[direction]
-    cells = [tuple(robots[robot])]
+    r0, c0 = robots[robot]
+    cells = [(r0, c0)]
     while cells[-1] != stop:
         cells.append((cells[-1][0] + dr, cells[-1][1] + dc))
     return cells

@@ -100,7 +100,7 @@ class ObservationEncoder:
         H, W, N = layout.height, layout.width, layout.num_robots
         walls = cell_walls(layout.h_walls, layout.v_walls).astype(np.float32)  # (4, H, W)
         if obs_mode == "image":
-            self._static = np.zeros((FIRST_ROBOT + N, H, W), dtype=np.float32)
+            self._static: np.ndarray = np.zeros((FIRST_ROBOT + N, H, W), dtype=np.float32)
             self._static[WALL_UP : WALL_RIGHT + 1] = walls
             self._static[GOAL][layout.goal_position] = 1.0
         elif obs_mode == "symbolic":

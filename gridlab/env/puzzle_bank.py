@@ -182,7 +182,8 @@ class PuzzleBank:
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"puzzles-{self.rounds:06d}.npz"
-        atomic_write(folder / name, lambda f: np.savez_compressed(f, **self.arrays))
+        # numpy's stub lets **arrays fill allow_pickle: bool; numpy 1.26 has no allow_pickle to pass.
+        atomic_write(folder / name, lambda f: np.savez_compressed(f, **self.arrays))  # type: ignore[arg-type]
         manifest = {
             "format_version": FORMAT_VERSION,
             "spec": asdict(self.spec),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -75,7 +75,8 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
             length in ``[min_moves, max_moves]`` equally.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    # Declared as gymnasium.Env declares it (an attribute instances may reassign), so not a ClassVar.
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -151,7 +152,7 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         )
         self.action_space: gym.spaces.Discrete = gym.spaces.Discrete(4 * self.num_robots + int(include_noop))
         self._first_seed = seed
-        self.optimal_length = 0
+        self.optimal_length: int | None = 0
         self.layout: FixedLayout | None = None
         self.robots: tuple[Cell, ...] = ()
         self.steps = 0
@@ -219,7 +220,7 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
         """Apply ``action``; see the class docstring for the action encoding."""
         if self.layout is None or self._done:
             raise RuntimeError("the episode is over (or never started); call reset() first")
-        a = _as_action(action, self.action_space.n, self.include_noop)
+        a = _as_action(action, int(self.action_space.n), self.include_noop)
         if a < 4 * self.num_robots:
             robot, direction = divmod(a, 4)
             robots = list(self.robots)
@@ -273,12 +274,13 @@ class RicochetRobotsEnv(gym.Env[np.ndarray, int]):
 
     def action_meaning(self, action: int) -> str:
         """Human-readable name of an action, e.g. ``"robot 1 LEFT"`` or ``"no-op"``."""
-        a = _as_action(action, self.action_space.n, self.include_noop)
+        a = _as_action(action, int(self.action_space.n), self.include_noop)
         if a == 4 * self.num_robots:
             return "no-op"
         return f"robot {a // 4} {DIRECTION_NAMES[a % 4]}"
 
-    def render(self) -> str | np.ndarray | None:
+    # gymnasium types render with a TypeVar bound by no argument, which no concrete return type matches.
+    def render(self) -> str | np.ndarray | None:  # type: ignore[override]
         if self.layout is None or self.render_mode is None:
             return None
         if self.render_mode == "ansi":
@@ -305,7 +307,7 @@ def _board_family(layouts: list[FixedLayout], bank: PuzzleBank | None, given: di
         given = given | fixed
     if bank is not None:  # unset fields come from the bank; set ones must agree with it (checked later)
         given = {k: getattr(bank.spec, k) if v is None else v for k, v in given.items()}
-    defaults = {
+    defaults: dict[str, Any] = {
         "height": 8, "width": 8, "num_robots": 2,
         "corner_density": DEFAULT_CORNER_DENSITY, "border_density": DEFAULT_BORDER_DENSITY,
     }  # fmt: skip

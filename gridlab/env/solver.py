@@ -30,8 +30,13 @@ from gridlab.env.board import FixedLayout, Move, slide
 
 DEFAULT_MAX_DEPTH = 20
 _UNREACHABLE = 127
+SearchStatus = Literal["solved", "no_plan", "out_of_nodes"]
 _FOUND, _NOT_FOUND, _TABLE_FULL, _OUT_OF_NODES = 1, 0, -1, -2
-_STATUS_NAMES = {_FOUND: "solved", _NOT_FOUND: "no_plan", _OUT_OF_NODES: "out_of_nodes"}
+_STATUS_NAMES: dict[int, SearchStatus] = {
+    _FOUND: "solved",
+    _NOT_FOUND: "no_plan",
+    _OUT_OF_NODES: "out_of_nodes",
+}
 _NO_NODE_LIMIT = np.iinfo(np.int64).max
 _MIN_TABLE_BITS, _MAX_TABLE_BITS = 16, 28
 
@@ -265,7 +270,7 @@ class SearchResult:
         nodes: Search nodes expanded (never more than the budget).
     """
 
-    status: Literal["solved", "no_plan", "out_of_nodes"]
+    status: SearchStatus
     plan: list[Move] | None
     nodes: int
 

@@ -51,8 +51,10 @@ class ConvLSTMCell(HookedModule):
             hidden_channels, 4 * hidden_channels, kernel_size, padding=pad, bias=False
         )
         self.inject = nn.Linear(2 * hidden_channels, hidden_channels)
+        bias = self.conv_input.bias
+        assert bias is not None  # nn.Conv2d builds a bias unless bias=False
         with torch.no_grad():  # forget gate starts open, the usual LSTM initialisation
-            self.conv_input.bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
+            bias[hidden_channels : 2 * hidden_channels].fill_(1.0)
         self.hook_i, self.hook_f = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
         self.hook_g, self.hook_o = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
         self.hook_c, self.hook_h = _tick_hooks(n_ticks), _tick_hooks(n_ticks)

@@ -35,7 +35,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from gridlab.models.convlstm import DRC
+from gridlab.models.convlstm import DRC, State
 from gridlab.models.extractors import check_image_space
 from gridlab.models.hooks import HookedModule, HookPoint
 
@@ -131,10 +131,16 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         self.lstm_hidden_state_shape = (n_layers, 1, self.drc.hidden_size)
         self.shared_lstm, self.enable_critic_lstm = True, False
         self.lstm_critic, self.critic = None, None
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        # type[Optimizer] does not promise an lr keyword, though every optimizer SB3 takes has one
+        # (SB3's ActorCriticPolicy silences the same call).
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
 
+    # The name RecurrentPPO looks for: a DRC instead of sb3-contrib's nn.LSTM attribute, read only
+    # for num_layers and hidden_size.
     @property
-    def lstm_actor(self) -> DRC:  # the name RecurrentPPO looks for
+    def lstm_actor(self) -> DRC:  # type: ignore[override]
         return self.drc
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
@@ -145,13 +151,15 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         data = super()._get_constructor_parameters()
         return {k: v for k, v in data.items() if k not in fixed_here} | self.drc_kwargs
 
+    # Overrides with a DRC core and the states it really returns (sb3-contrib's annotation says
+    # one tensor where its LSTM returns (h, c)).
     @staticmethod
-    def _process_sequence(
+    def _process_sequence(  # type: ignore[override]
         features: torch.Tensor,
-        lstm_states: tuple[torch.Tensor, torch.Tensor],
+        lstm_states: State,
         episode_starts: torch.Tensor,
-        lstm: DRC,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        lstm: DRC,  # type: ignore[override]
+    ) -> tuple[torch.Tensor, State]:
         """Run the DRC over SB3's flattened batch.
 
         Args:
@@ -172,41 +180,50 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         return out.swapaxes(0, 1).flatten(0, 1), (h.flatten(2), c.flatten(2))
 
     def latent(
-        self, obs: torch.Tensor, lstm_states: tuple[torch.Tensor, torch.Tensor], episode_starts: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        self, obs: torch.Tensor, lstm_states: State, episode_starts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, State]:
         """Actor and critic latents and the new state for SB3-ordered (sequence-major) batches."""
         features = self.extract_features(obs)
+        assert isinstance(features, torch.Tensor)  # one extractor shared by actor and critic
         latent, states = self._process_sequence(features, lstm_states, episode_starts, self.drc)
         return self.mlp_extractor.forward_actor(latent), self.mlp_extractor.forward_critic(latent), states
 
-    def forward(
+    # forward, get_distribution, predict_values and evaluate_actions take the recurrent signatures
+    # of sb3-contrib's RecurrentActorCriticPolicy, not ActorCriticPolicy's (sb3-contrib silences the
+    # same override errors). RNNStates types its pairs as tuple[Tensor, ...]; they are (h, c).
+
+    def forward(  # type: ignore[override]
         self,
         obs: torch.Tensor,
         lstm_states: RNNStates,
         episode_starts: torch.Tensor,
         deterministic: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RNNStates]:
-        latent_pi, latent_vf, states = self.latent(obs, lstm_states.pi, episode_starts)
+        h, c = lstm_states.pi
+        latent_pi, latent_vf, states = self.latent(obs, (h, c), episode_starts)
         distribution = self._get_action_dist_from_latent(latent_pi)
         actions = distribution.get_actions(deterministic=deterministic)
         log_prob = distribution.log_prob(actions)
         return actions, self.value_net(latent_vf), log_prob, RNNStates(states, states)
 
-    def get_distribution(
-        self, obs: torch.Tensor, lstm_states: tuple[torch.Tensor, torch.Tensor], episode_starts: torch.Tensor
-    ) -> tuple[Distribution, tuple[torch.Tensor, ...]]:
+    def get_distribution(  # type: ignore[override]
+        self, obs: torch.Tensor, lstm_states: State, episode_starts: torch.Tensor
+    ) -> tuple[Distribution, State]:
         latent_pi, _, states = self.latent(obs, lstm_states, episode_starts)
         return self._get_action_dist_from_latent(latent_pi), states
 
-    def predict_values(
-        self, obs: torch.Tensor, lstm_states: tuple[torch.Tensor, torch.Tensor], episode_starts: torch.Tensor
+    def predict_values(  # type: ignore[override]
+        self, obs: torch.Tensor, lstm_states: State, episode_starts: torch.Tensor
     ) -> torch.Tensor:
         _, latent_vf, _ = self.latent(obs, lstm_states, episode_starts)
         return self.value_net(latent_vf)
 
-    def evaluate_actions(
+    def evaluate_actions(  # type: ignore[override]
         self, obs: torch.Tensor, actions: torch.Tensor, lstm_states: RNNStates, episode_starts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        latent_pi, latent_vf, _ = self.latent(obs, lstm_states.pi, episode_starts)
+        h, c = lstm_states.pi
+        latent_pi, latent_vf, _ = self.latent(obs, (h, c), episode_starts)
         distribution = self._get_action_dist_from_latent(latent_pi)
-        return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()
+        entropy = distribution.entropy()
+        assert entropy is not None  # a categorical distribution always has one
+        return self.value_net(latent_vf), distribution.log_prob(actions), entropy
