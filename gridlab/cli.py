@@ -32,7 +32,7 @@ from gridlab.env.generator import (
     random_layout,
 )
 from gridlab.env.puzzle_bank import SPLITS, PuzzleBank, generate_bank
-from gridlab.env.rendering import describe_plan, plot_board
+from gridlab.env.rendering import describe_plan, plot_board, save_figure
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
 from gridlab.training.config import TrainConfig, whole_number
 
@@ -60,9 +60,7 @@ def _print_solution(layout: FixedLayout, max_depth: int, plot: Path | None) -> i
     robots, _ = replay(layout, plan)
     print(render_ascii(layout, robots))
     if plot is not None:
-        ax = plot_board(layout, plan=plan, title=f"optimal plan: {len(plan)} moves")
-        plot.parent.mkdir(parents=True, exist_ok=True)
-        ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
+        save_figure(plot_board(layout, plan=plan, title=f"optimal plan: {len(plan)} moves"), plot)
         print(f"plot written to {plot}")
     return 0
 
@@ -191,8 +189,7 @@ def _probe(args: argparse.Namespace) -> int:
         "episodes": args.episodes, "steps": len(rollouts), "sampled": args.sampled, "seed": args.seed,
     }  # fmt: skip
     save_results(results, out, config)
-    ax = plot_sweep(results)
-    ax.figure.savefig(Path(out) / "sweep.png", dpi=120, bbox_inches="tight")
+    save_figure(plot_sweep(results), Path(out) / "sweep.png")
     print(f"results written to {out} (metrics.json, weights.npz, config.json, sweep.png)")
     return 0
 
@@ -220,9 +217,9 @@ def _saliency(args: argparse.Namespace) -> int:
     if maps.ndim != 3:
         raise ValueError("saliency maps are drawn for image observations; this agent sees obs_mode="
                          f"{agent.config.obs_mode!r}")  # fmt: skip
-    fig = plot_saliency(layout, maps, env.channel_names, title=f"{args.method}, target={args.target}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=120, bbox_inches="tight")
+    save_figure(
+        plot_saliency(layout, maps, env.channel_names, title=f"{args.method}, target={args.target}"), args.out
+    )
     print(f"{args.method} map of puzzle {args.puzzle} written to {args.out}")
     return 0
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gridlab.agent import Agent
+from gridlab.env.rendering import save_figure
 from gridlab.files import atomic_write, atomic_write_json, new_folder
 from gridlab.interp.probes import ProbeResult, plot_sweep, probe_sweep, save_results, sweep_table
 from gridlab.interp.rollouts import collect_rollouts
@@ -111,7 +111,7 @@ def quickstart(
                     "seed": seed,
                 }
                 save_results(results, out / "probes" / label, config)
-                _save_figure(plot_sweep(results).figure, out / "probes" / label / "sweep.png")
+                save_figure(plot_sweep(results), out / "probes" / label / "sweep.png", dpi=110)
         with stage("saliency maps"):
             saliency_files = _saliency_maps(agent, puzzles[: sizes.saliency_puzzles], out / "saliency")
 
@@ -151,15 +151,9 @@ def _saliency_maps(agent: Agent, puzzles: list, folder: Path) -> list[str]:
                 layout, maps, env.channel_names, title=f"{method}, chosen action, puzzle {index}"
             )
             path = folder / f"puzzle{index}_{method}.png"
-            _save_figure(fig, path)
+            save_figure(fig, path, dpi=110)
             files.append(str(path))
     return files
-
-
-def _save_figure(fig: plt.Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
 
 
 def _best(results: list[ProbeResult]) -> dict[str, Any]:

@@ -1,15 +1,23 @@
-"""Pictures of boards: a fast numpy RGB image and a matplotlib drawing for notebooks."""
+"""Pictures of boards: a fast numpy RGB image and a matplotlib drawing for notebooks.
+
+matplotlib is imported by the functions that draw (it takes a second to import, and the
+environment's observations and ``gridlab solve`` need only the numpy image and the text).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
 from gridlab.env.board import DELTAS, DIRECTION_NAMES, Cell, FixedLayout, Move, check_move, slide
+from gridlab.files import atomic_write
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 # One colour per robot id (red, blue, green, yellow, purple), as on the game board.
 ROBOT_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -85,6 +93,9 @@ def plot_board(
     Returns:
         The axes.
     """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
+
     robots = list(layout.robots if robots is None else robots)
     H, W = layout.height, layout.width
     if ax is None:
@@ -196,6 +207,25 @@ def plot_cell_directions(
             arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.5}, zorder=8,
         )  # fmt: skip
     return ax
+
+
+def save_figure(figure: Figure | SubFigure | Axes, path: str | os.PathLike, dpi: int = 120) -> None:
+    """Write a figure (or the figure of an axes) as a PNG, atomically, and close it.
+
+    Args:
+        figure: A figure, a subfigure (its whole figure is saved) or axes.
+        path: The PNG file; its folder is created.
+        dpi: Resolution.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    root = figure
+    while not isinstance(root, Figure):  # axes -> (sub)figure -> the figure
+        root = root.figure
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, lambda f: root.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+    plt.close(root)
 
 
 def describe_plan(plan: Sequence[Move]) -> str:
