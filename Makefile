@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup quickstart demo test lint bench
+.PHONY: setup quickstart demo test lint typecheck bench
 
+# gridlab in editable mode with the dev extra: pytest, ruff, mypy, import-linter, and the
+# notebook extra (JupyterLab and what executes notebooks).
 $(BIN)/gridlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e ".[dev]"
@@ -18,10 +20,16 @@ quickstart: setup
 demo: setup
 	$(BIN)/gridlab demo --plot runs/demo/plan.png
 
+# Style and bugs (ruff reads the notebooks too), then the one-way layers (pyproject's
+# [tool.importlinter] contract).
 lint: setup
-	$(BIN)/ruff check gridlab tests benchmarks scripts
+	$(BIN)/ruff check gridlab tests benchmarks scripts notebooks
+	$(BIN)/lint-imports
 
-test: lint
+typecheck: setup
+	$(BIN)/mypy gridlab
+
+test: lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -34,6 +34,7 @@ from gridlab.env.generator import (
 from gridlab.env.puzzle_bank import SPLITS, PuzzleBank, generate_bank
 from gridlab.env.rendering import describe_plan, plot_board, save_figure
 from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
+from gridlab.files import new_folder
 from gridlab.training.config import TrainConfig, whole_number
 
 if typing.TYPE_CHECKING:
@@ -183,7 +184,8 @@ def _probe(args: argparse.Namespace) -> int:
     results = probe_sweep(agent, rollouts, args.hooks, args.label, args.robot, seed=args.seed)
     print(sweep_table(results).to_string(index=False, float_format="%.3f"))
     robot = "" if args.robot is None else f"-robot{args.robot}"
-    out = args.out or Path("probes") / f"{agent.config.name()}-{args.label}{robot}"
+    name = f"{Path(args.checkpoint).resolve().name}-{args.label}{robot}"
+    out = args.out or new_folder(Path("runs/probes") / name)  # never over another sweep's results
     config = {
         "checkpoint": str(args.checkpoint), "label": args.label, "robot": args.robot, "hooks": args.hooks,
         "episodes": args.episodes, "steps": len(rollouts), "sampled": args.sampled, "seed": args.seed,
@@ -217,10 +219,12 @@ def _saliency(args: argparse.Namespace) -> int:
     if maps.ndim != 3:
         raise ValueError("saliency maps are drawn for image observations; this agent sees obs_mode="
                          f"{agent.config.obs_mode!r}")  # fmt: skip
+    name = f"{Path(args.checkpoint).resolve().name}-puzzle{args.puzzle}-{args.method}.png"
+    out = args.out or _unused(Path("runs/saliency") / name)
     save_figure(
-        plot_saliency(layout, maps, env.channel_names, title=f"{args.method}, target={args.target}"), args.out
+        plot_saliency(layout, maps, env.channel_names, title=f"{args.method}, target={args.target}"), out
     )
-    print(f"{args.method} map of puzzle {args.puzzle} written to {args.out}")
+    print(f"{args.method} map of puzzle {args.puzzle} written to {out}")
     return 0
 
 
@@ -392,7 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     probe_cmd.add_argument("--sampled", action="store_true", help="sample actions instead of greedy play")
     probe_cmd.add_argument("--seed", type=_integer, default=0, help="seed of sampling, split and baselines")
     probe_cmd.add_argument(
-        "--out", type=Path, default=None, help="results folder (default: probes/RUN-LABEL)"
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default: runs/probes/CHECKPOINT-LABEL, or CHECKPOINT-LABEL-2, ... if taken)",
     )
     probe_cmd.set_defaults(func=_probe)
 
@@ -409,7 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     saliency_cmd.add_argument(
         "--puzzle", type=_integer, default=0, help="index among the run's held-out puzzles"
     )
-    saliency_cmd.add_argument("--out", type=Path, default=Path("saliency.png"), help="PNG file to write")
+    saliency_cmd.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="PNG file (default: runs/saliency/CHECKPOINT-puzzleN-METHOD.png, or -2, ... if taken)",
+    )
     saliency_cmd.set_defaults(func=_saliency)
 
     puzzles = commands.add_parser("puzzles", help="generate and inspect puzzle banks")

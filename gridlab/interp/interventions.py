@@ -131,7 +131,8 @@ def ablate(
 
     Raises:
         ValueError: For an unknown hook or mode, a missing reference, a position outside the
-            board, or observations that do not fit the agent (checked by `Agent.forward`).
+            board, a channel the hook does not have, or observations that do not fit the agent
+            (checked by `Agent.forward`).
     """
     name = agent.hook_point(hook).name
     positions = _check_positions(agent, positions)
@@ -146,6 +147,9 @@ def ablate(
     def edit(x: torch.Tensor, _: object) -> torch.Tensor:
         mask = _cell_mask(x.shape, positions)
         if channels is not None:
+            outside = [c for c in channels if not 0 <= c < x.shape[1]]
+            if outside:
+                raise ValueError(f"channels {outside} do not exist: {name} has channels 0..{x.shape[1] - 1}")
             keep = torch.zeros(x.shape[1], dtype=torch.bool)
             keep[list(channels)] = True
             mask = mask & keep.view(-1, *([1] * (x.ndim - 2)))
@@ -172,14 +176,20 @@ def steer(
         state: Recurrent state (zeros when None).
 
     Raises:
-        ValueError: For an unknown hook, a position outside the board, or observations that do
-            not fit the agent (checked by `Agent.forward`).
+        ValueError: For an unknown hook, a position outside the board, a direction of the wrong
+            size, or observations that do not fit the agent (checked by `Agent.forward`).
     """
     name = agent.hook_point(hook).name
     positions = _check_positions(agent, positions)
     vector = torch.as_tensor(np.asarray(direction), dtype=torch.float32)
 
     def add(x: torch.Tensor, _: object) -> torch.Tensor:
+        expected = x.shape[1:] if positions is None else x.shape[1:2]
+        if vector.numel() != expected.numel():
+            where = "one example's activation" if positions is None else "one cell's channels"
+            raise ValueError(
+                f"direction has {vector.numel()} values; {name} needs {tuple(expected)} ({where})"
+            )
         if positions is None:
             return x + strength * vector.view(x.shape[1:])
         delta = strength * vector.view(1, -1, 1, 1) * _cell_mask(x.shape, positions)

@@ -129,3 +129,14 @@ def test_numpy_arrays_and_torch_tensors_give_the_same_results(agent_8x8, obs_8x8
     assert steering_success(agent_8x8, tensor.detach(), HOOK, direction, cells, intended) == steering_success(
         agent_8x8, obs_8x8, HOOK, direction, cells, intended
     )
+
+
+def test_channels_and_directions_that_do_not_fit_the_hook_are_refused(agent_8x8, obs_8x8) -> None:
+    hook = "features_extractor.hook_relu1"  # (batch, 32, 8, 8)
+    with pytest.raises(ValueError, match=r"channels \[32, -1\] do not exist: .*relu1 has channels 0..31"):
+        ablate(agent_8x8, obs_8x8, hook, channels=[3, 32, -1])
+    with pytest.raises(ValueError, match=r"direction has 31 values; .*hook_relu1 needs \(32,\) \(one cell's"):
+        steer(agent_8x8, obs_8x8, hook, np.ones(31), positions=[(0, 0)])
+    with pytest.raises(ValueError, match=r"direction has 32 values; .*needs \(32, 8, 8\) \(one example's"):
+        steer(agent_8x8, obs_8x8, hook, np.ones(32), positions=None)
+    assert steer(agent_8x8, obs_8x8, hook, np.ones(32), positions=[(0, 0)]).before.shape[0] == len(obs_8x8)
