@@ -57,6 +57,8 @@ class TrainConfig:
     """Reward added on the solving step."""
     include_noop: bool = False
     """Add a no-op ("thinking") action."""
+    noop_penalty: float | None = None
+    """Reward of a no-op step (None: step_penalty)."""
     vec_env: str = "batched"
     """Vector env: batched (one compiled step for all boards) or dummy (SB3 DummyVecEnv)."""
     # -- policy --------------------------------------------------------------------------------
@@ -206,6 +208,8 @@ class TrainConfig:
             ignored |= {"height", "width", "num_robots", "min_moves", "max_moves", "bank"}
         if not self.curriculum:
             ignored |= {"curriculum_start", "curriculum_threshold"}
+        if not self.include_noop:
+            ignored.add("noop_penalty")
         return {k: v for k, v in self.to_dict().items() if k not in ignored}
 
     @classmethod

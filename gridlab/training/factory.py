@@ -33,6 +33,7 @@ def env_kwargs(config: TrainConfig, split: str = "train", bank: PuzzleBank | Non
     kwargs: dict[str, Any] = {
         "obs_mode": config.obs_mode, "channels_first": True, "include_noop": config.include_noop,
         "max_steps": config.max_steps, "step_penalty": config.step_penalty, "goal_reward": config.goal_reward,
+        "noop_penalty": config.noop_penalty,
         "min_moves": config.min_moves, "max_moves": config.max_moves,
     }  # fmt: skip
     if config.milestone is not None:

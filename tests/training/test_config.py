@@ -3,10 +3,12 @@
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gridlab.cli import build_parser
 from gridlab.training import TrainConfig
+from gridlab.training.factory import make_vec_env
 
 
 def test_defaults_follow_the_seed() -> None:
@@ -107,3 +109,13 @@ def test_yaml_config_reads_1e6_as_an_integer(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as error:
         TrainConfig.load(path)
     assert str(error.value) == f"TrainConfig.n_steps = '1e-3' is invalid; expected {WHOLE_NUMBER}"
+
+
+def test_noop_penalty_reaches_the_training_envs_and_is_recorded_only_with_the_noop() -> None:
+    config = TrainConfig(milestone="v1", include_noop=True, noop_penalty=-0.5, n_envs=2)
+    venv = make_vec_env(config)
+    venv.reset()
+    _, rewards, _, _ = venv.step(np.array([4, 4]))  # the no-op of a one-robot board
+    np.testing.assert_allclose(rewards, [-0.5, -0.5])
+    assert config.applicable()["noop_penalty"] == -0.5
+    assert "noop_penalty" not in TrainConfig(milestone="v1").applicable()
