@@ -322,6 +322,7 @@ def probe(
     test_fraction: float = 0.25,
     seed: int = 0,
     estimator: BaseEstimator | None = None,
+    progress: bool = False,
 ) -> ProbeResult:
     """Fit a probe from ``hook``'s activations to ``label`` and score it beside its baselines.
 
@@ -337,6 +338,7 @@ def probe(
         estimator: An unfitted scikit-learn classifier (class labels) or regressor
             (``moves_remaining``), or a pipeline ending in one, cloned for the probe and for every
             baseline; None for the default standardised linear probe (`probe_estimator`).
+        progress: Show a progress bar (one probe: off by default).
 
     Returns:
         The scores, with the estimator's ``repr`` and the fitted probe.
@@ -348,7 +350,7 @@ def probe(
     """
     agent.hook_point(hook)  # one hook name (sweep patterns with probe_sweep)
     return probe_sweep(
-        agent, rollouts, [hook], label, robot, baselines, test_fraction, seed, estimator=estimator
+        agent, rollouts, [hook], label, robot, baselines, test_fraction, seed, progress, estimator=estimator
     )[0]
 
 
