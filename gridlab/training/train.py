@@ -89,6 +89,11 @@ def train(
     """
     config.validate()
     torch.set_num_threads(config.threads)
+    resumed = None if resume_from is None else read_checkpoint(resume_from)
+    if resumed is not None and resumed.policy_spec != policy_spec(config):  # before touching its folder
+        raise ValueError(
+            f"checkpoint {resume_from} was trained with another policy; resume with its config"
+        )
     run_dir = _run_folder(config, resume_from)
     config.save(run_dir / "config.yaml")
 
@@ -104,15 +109,10 @@ def train(
     history: list[dict[str, Any]] = []
     elapsed_before = 0.0
     parent = None  # the run whose weights this one started from, with its steps and time
-    if resume_from is not None:
-        checkpoint = read_checkpoint(resume_from)
-        if checkpoint.policy_spec != policy_spec(config):
-            raise ValueError(
-                f"checkpoint {resume_from} was trained with another policy; resume with its config"
-            )
-        checkpoint.load_weights(model.policy)
-        model.policy.optimizer.load_state_dict(checkpoint.optimizer_state())
-        stats = checkpoint.metadata["training"]
+    if resumed is not None:
+        resumed.load_weights(model.policy)
+        model.policy.optimizer.load_state_dict(resumed.optimizer_state())
+        stats = resumed.metadata["training"]
         model.num_timesteps, model._n_updates = stats["num_timesteps"], stats["n_updates"]
         history, elapsed_before = list(stats["history"]), stats["elapsed_s"]
         parent = stats.get("init_from")
@@ -155,7 +155,7 @@ def train(
                 total_timesteps=max(config.total_timesteps - model.num_timesteps, 0),
                 callback=everything,
                 progress_bar=config.progress_bar,
-                reset_num_timesteps=resume_from is None,
+                reset_num_timesteps=resumed is None,
                 tb_log_name="train",
             )
     except KeyboardInterrupt:
