@@ -29,8 +29,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy gridlab
 
+# One pytest worker per core: the tests train and play small networks on one torch thread each.
 test: lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: setup
 	$(BIN)/python benchmarks/bench_solver.py
