@@ -137,9 +137,13 @@ def test_malformed_metadata_says_what_is_wrong(v1_run: Run, tmp_path: Path, edit
 def test_interrupts_wait_until_a_checkpoint_is_swapped_into_place() -> None:
     # The swap renames the old folder away and the new one in: a Ctrl-C between the two would
     # leave no checkpoint at all, so signals are held back during it and delivered afterwards.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # test workers ignore SIGINT
     reached_the_end = False
-    with pytest.raises(KeyboardInterrupt), checkpoints._signals_held():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-        reached_the_end = True
+    try:
+        with pytest.raises(KeyboardInterrupt), checkpoints._signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            reached_the_end = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert reached_the_end
