@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,12 @@ def quick_config(tmp_path: Path, **overrides: object) -> TrainConfig:
         "batch_size": 128, "output_dir": str(tmp_path), "progress_bar": False, "tensorboard": False,
     }  # fmt: skip
     return TrainConfig(**(fields | overrides))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _measurement_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests neither read nor write the user's cache of measurements (precision="auto")."""
+    os.environ["GRIDLAB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

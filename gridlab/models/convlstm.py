@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from gridlab.models.hooks import HookedModule, HookPoint
+from gridlab.models.precision import MixedPrecision
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -84,7 +85,7 @@ class ConvLSTMCell(HookedModule):
         return h, c
 
 
-class DRC(HookedModule):
+class DRC(HookedModule, MixedPrecision):
     """The DRC(D, N) recurrent core on spatial inputs.
 
     Exposes ``num_layers``, ``hidden_size`` and ``input_size`` with the meaning sb3-contrib's
@@ -161,11 +162,13 @@ class DRC(HookedModule):
             episode_starts: ``(time, batch)``, 1.0 where step ``t`` begins a new episode.
 
         Returns:
-            ``(outputs, state)``: outputs ``(time, batch, output_dim)`` and the final state.
+            ``(outputs, state)``: outputs ``(time, batch, output_dim)`` and the final state, float32
+            at any precision.
         """
         outputs = []
-        for t in range(x.shape[0]):
-            keep = (1.0 - episode_starts[t]).view(1, -1, 1, 1, 1)
-            out, state = self.step(x[t], (state[0] * keep, state[1] * keep))
-            outputs.append(out)
-        return torch.stack(outputs), state
+        with self.autocast():
+            for t in range(x.shape[0]):
+                keep = (1.0 - episode_starts[t]).view(1, -1, 1, 1, 1)
+                out, state = self.step(x[t], (state[0] * keep, state[1] * keep))
+                outputs.append(out)
+        return torch.stack(outputs).float(), (state[0].float(), state[1].float())

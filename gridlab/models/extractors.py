@@ -8,7 +8,8 @@
 * `MLP`: for symbolic observations and tiny boards: flatten, two 64-unit ReLU layers.
   Hooks: ``hook_fc1``, ``hook_relu1``, ``hook_fc2``, ``hook_relu2`` ``(batch, 64)``.
 
-Every ReLU is its own module so captum's layer methods see each one. Use them through
+Every ReLU is its own module so captum's layer methods see each one. Both may compute in bf16
+(`gridlab.models.precision`); their outputs are float32 either way. Use them through
 ``policy_kwargs`` (see `policy_kwargs_for`) with ``normalize_images=False``: observations are
 already floats in ``[0, 1]``.
 """
@@ -24,6 +25,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from gridlab.models.hooks import HookedModule, HookPoint
+from gridlab.models.precision import MixedPrecision
 
 
 def check_image_space(observation_space: spaces.Space, who: str) -> tuple[int, int, int]:
@@ -38,7 +40,7 @@ def check_image_space(observation_space: spaces.Space, who: str) -> tuple[int, i
     return int(c), int(h), int(w)
 
 
-class SmallCNN(BaseFeaturesExtractor, HookedModule):
+class SmallCNN(BaseFeaturesExtractor, HookedModule, MixedPrecision):
     """Three 3x3 convolutions (32, 64, 64), global average pooling, a linear layer.
 
     Args:
@@ -63,15 +65,16 @@ class SmallCNN(BaseFeaturesExtractor, HookedModule):
         self.hook_pool, self.hook_fc, self.hook_features = HookPoint(), HookPoint(), HookPoint()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """``(batch, C, H, W)`` -> ``(batch, features_dim)``."""
-        x = self.hook_relu1(self.relu1(self.hook_conv1(self.conv1(obs))))
-        x = self.hook_relu2(self.relu2(self.hook_conv2(self.conv2(x))))
-        x = self.hook_relu3(self.relu3(self.hook_conv3(self.conv3(x))))
-        x = self.hook_pool(x.mean(dim=(2, 3)))
-        return self.hook_features(self.relu_fc(self.hook_fc(self.fc(x))))
+        """``(batch, C, H, W)`` -> ``(batch, features_dim)``, float32 at any precision."""
+        with self.autocast():
+            x = self.hook_relu1(self.relu1(self.hook_conv1(self.conv1(obs))))
+            x = self.hook_relu2(self.relu2(self.hook_conv2(self.conv2(x))))
+            x = self.hook_relu3(self.relu3(self.hook_conv3(self.conv3(x))))
+            x = self.hook_pool(x.mean(dim=(2, 3)))
+            return self.hook_features(self.relu_fc(self.hook_fc(self.fc(x)))).float()
 
 
-class MLP(BaseFeaturesExtractor, HookedModule):
+class MLP(BaseFeaturesExtractor, HookedModule, MixedPrecision):
     """Flatten, then two ReLU layers.
 
     Args:
@@ -90,9 +93,10 @@ class MLP(BaseFeaturesExtractor, HookedModule):
         self.hook_fc2, self.hook_relu2 = HookPoint(), HookPoint()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """``(batch, ...)`` -> ``(batch, hidden)``."""
-        x = self.hook_relu1(self.relu1(self.hook_fc1(self.fc1(obs.flatten(1).float()))))
-        return self.hook_relu2(self.relu2(self.hook_fc2(self.fc2(x))))
+        """``(batch, ...)`` -> ``(batch, hidden)``, float32 at any precision."""
+        with self.autocast():
+            x = self.hook_relu1(self.relu1(self.hook_fc1(self.fc1(obs.flatten(1).float()))))
+            return self.hook_relu2(self.relu2(self.hook_fc2(self.fc2(x)))).float()
 
 
 def policy_kwargs_for(extractor: str, **extractor_kwargs: Any) -> dict[str, Any]:

@@ -38,9 +38,10 @@ from torch import nn
 from gridlab.models.convlstm import DRC, State
 from gridlab.models.extractors import check_image_space
 from gridlab.models.hooks import HookedModule, HookPoint
+from gridlab.models.precision import MixedPrecision
 
 
-class ConvEncoder(BaseFeaturesExtractor, HookedModule):
+class ConvEncoder(BaseFeaturesExtractor, HookedModule, MixedPrecision):
     """Two 3x3 convolutions with ReLU; output flattened for SB3 as ``(batch, channels * H * W)``.
 
     Args:
@@ -60,9 +61,10 @@ class ConvEncoder(BaseFeaturesExtractor, HookedModule):
         self.hook_conv2, self.hook_relu2 = HookPoint(), HookPoint()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.hook_relu1(self.relu1(self.hook_conv1(self.conv1(obs))))
-        x = self.hook_relu2(self.relu2(self.hook_conv2(self.conv2(x))))
-        return x.flatten(1)
+        with self.autocast():
+            x = self.hook_relu1(self.relu1(self.hook_conv1(self.conv1(obs))))
+            x = self.hook_relu2(self.relu2(self.hook_conv2(self.conv2(x))))
+            return x.flatten(1).float()
 
 
 class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):

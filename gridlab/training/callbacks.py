@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from gridlab.env.board import FixedLayout
 from gridlab.env.ricochet_env import RicochetRobotsEnv
+from gridlab.models.precision import computing_in
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluate
 
@@ -73,7 +74,8 @@ class EvalCallback(BaseCallback):
 
     def run_evaluation(self) -> bool:
         """Evaluate now; returns False when training should stop."""
-        result = self.last_result = evaluate(self._act, self.env, self.puzzles)
+        with computing_in(self.model.policy, "fp32"):  # the figures `Agent.evaluate` reproduces
+            result = self.last_result = evaluate(self._act, self.env, self.puzzles)
         row: dict[str, Any] = {"step": self.num_timesteps} | result.summary()
         if self.curriculum is not None:
             if self.curriculum.update(result):
@@ -94,21 +96,45 @@ class EvalCallback(BaseCallback):
 
 
 class CheckpointCallback(BaseCallback):
-    """Every ``save_freq`` steps, calls ``save(folder)`` with ``folder = run_dir / f"step_{n}"``."""
+    """Calls ``save(run_dir / f"step_{n}")`` every ``save_freq`` steps and at the first step at or
+    after each of ``extra_steps`` (a log-spaced schedule for emergence studies)."""
 
-    def __init__(self, save_freq: int, run_dir: Path, save: Callable[[Path], Path]) -> None:
+    def __init__(
+        self, save_freq: int, run_dir: Path, save: Callable[[Path], Path], extra_steps: Sequence[int] = ()
+    ) -> None:
         super().__init__()
         self.save_freq, self.run_dir, self.save = save_freq, run_dir, save
+        self.extra_steps = sorted(extra_steps)
         self._next = save_freq
 
     def _on_training_start(self) -> None:
         self._next = _next_multiple(self.model.num_timesteps, self.save_freq)
+        self.extra_steps = [step for step in self.extra_steps if step > self.model.num_timesteps]
 
     def _on_step(self) -> bool:
-        if self.save_freq and self.num_timesteps >= self._next:
+        due = bool(self.save_freq) and self.num_timesteps >= self._next
+        while self.save_freq and self.num_timesteps >= self._next:
             self._next += self.save_freq
+        while self.extra_steps and self.num_timesteps >= self.extra_steps[0]:
+            due = True
+            self.extra_steps.pop(0)
+        if due:
             self.save(self.run_dir / f"step_{self.num_timesteps}")
         return True
+
+
+def log_spaced_steps(n: int, first: int, last: int) -> list[int]:
+    """``n`` steps from ``first`` to ``last`` evenly spaced in log scale, rounded, without repeats.
+
+    Example:
+        >>> log_spaced_steps(5, 10_000, 1_000_000)
+        [10000, 31623, 100000, 316228, 1000000]
+    """
+    if n < 1 or not 0 < first <= last:
+        raise ValueError(f"need n >= 1 and 0 < first <= last, got n={n}, first={first}, last={last}")
+    if n == 1:
+        return [last]
+    return sorted({round(first * (last / first) ** (i / (n - 1))) for i in range(n)})
 
 
 def _next_multiple(step: int, every: int) -> int:

@@ -24,6 +24,7 @@ from gridlab.env.observations import OBS_MODES
 from gridlab.files import atomic_write
 from gridlab.models.registry import MODELS, select_policy
 
+PRECISIONS = ("auto", "fp32", "bf16")
 _MODEL_OPTIONS = tuple(dict.fromkeys(field for entry in MODELS.values() for field in entry.options.values()))
 VEC_ENVS = ("batched", "dummy")
 
@@ -109,6 +110,12 @@ class TrainConfig:
     """Gradient clipping norm."""
     seed: int = 0
     """Seed for boards, rollouts and initialisation."""
+    bptt_length: int = 8
+    """Recurrent policies: steps per training sequence (truncated back-propagation through time);
+    divides n_steps and batch_size."""
+    precision: str = "auto"
+    """Network compute precision: fp32, bf16 (autocast; weights and losses stay fp32), or auto
+    (bf16 where this machine's measurement says it is faster)."""
     # -- evaluation, checkpoints, curriculum ---------------------------------------------------
     eval_freq: int = 10_000
     """Env steps between greedy evaluations (0 disables)."""
@@ -116,6 +123,11 @@ class TrainConfig:
     """Puzzles per evaluation (every layout once for milestones)."""
     save_freq: int = 50_000
     """Env steps between checkpoints (0: only the final one)."""
+    log_checkpoints: int = 0
+    """Also save this many checkpoints log-spaced from log_checkpoints_from to total_timesteps
+    (for following a representation over training)."""
+    log_checkpoints_from: int = 10_000
+    """First step of the log-spaced checkpoints."""
     curriculum: bool = False
     """Widen the band of optimal lengths as success grows (needs a bank)."""
     curriculum_start: int = 2
@@ -163,11 +175,12 @@ class TrainConfig:
             if value not in allowed and not (optional and value is None):
                 _bad(name, value, f"one of {', '.join(allowed)}{' or None' if optional else ''}")
         positive = ("max_steps", "total_timesteps", "n_steps", "batch_size", "n_envs", "n_epochs",
-                    "eval_episodes", "threads", "curriculum_start", *_MODEL_OPTIONS)  # fmt: skip
+                    "eval_episodes", "threads", "curriculum_start", "bptt_length",
+                    *_MODEL_OPTIONS)  # fmt: skip
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 _bad(name, getattr(self, name), "a positive integer")
-        for name in ("eval_freq", "save_freq"):
+        for name in ("eval_freq", "save_freq", "log_checkpoints"):
             if getattr(self, name) < 0:
                 _bad(name, getattr(self, name), "0 (off) or a positive number of steps")
         if not self.learning_rate > 0:
@@ -179,11 +192,17 @@ class TrainConfig:
                 _bad(name, getattr(self, name), "a number in [0, 1]")
         if self.target_success is not None and not 0.0 < self.target_success <= 1.0:
             _bad("target_success", self.target_success, "a rate in (0, 1] or None")
+        if self.log_checkpoints and not 1 <= self.log_checkpoints_from <= self.total_timesteps:
+            _bad("log_checkpoints_from", self.log_checkpoints_from, "a step from 1 to total_timesteps")
         if self.curriculum and self.bank is None:
             _bad("curriculum", True, "only with a puzzle bank (set bank=...)")
         if self.milestone is not None and self.bank is not None:
             _bad("bank", self.bank, "None when training on a milestone")
         policy = self.resolved_policy()
+        if MODELS[policy].recurrent:
+            for name in ("n_steps", "batch_size"):
+                if getattr(self, name) % self.bptt_length:
+                    _bad(name, getattr(self, name), f"a multiple of bptt_length ({self.bptt_length})")
         if self.obs_mode not in MODELS[policy].obs_modes:
             accepted = ", ".join(repr(mode) for mode in MODELS[policy].obs_modes)
             _bad("obs_mode", self.obs_mode, f"one of {accepted} for the {policy} policy")
@@ -192,7 +211,7 @@ class TrainConfig:
     def choices() -> dict[str, tuple[str, ...]]:
         """The values each field with a fixed set of them accepts (the CLI's ``choices``)."""
         return {"milestone": tuple(MILESTONES), "obs_mode": OBS_MODES, "policy": ("auto", *MODELS),
-                "vec_env": VEC_ENVS}  # fmt: skip
+                "vec_env": VEC_ENVS, "precision": PRECISIONS}  # fmt: skip
 
     # -- (de)serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +229,10 @@ class TrainConfig:
             ignored |= {"curriculum_start", "curriculum_threshold"}
         if not self.include_noop:
             ignored.add("noop_penalty")
+        if not MODELS[self.resolved_policy()].recurrent:
+            ignored.add("bptt_length")
+        if not self.log_checkpoints:
+            ignored.add("log_checkpoints_from")
         return {k: v for k, v in self.to_dict().items() if k not in ignored}
 
     @classmethod

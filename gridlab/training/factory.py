@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,8 +18,11 @@ from gridlab.env.layouts import milestone_layouts
 from gridlab.env.puzzle_bank import PuzzleBank, find_bank
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.env.spec import BankRef, EnvSpec
+from gridlab.models.precision import set_precision
 from gridlab.models.registry import MODELS, PolicySpec
 from gridlab.training.config import TrainConfig
+from gridlab.training.precision import resolve_precision
+from gridlab.training.recurrent_ppo import ChunkedRecurrentPPO
 
 
 def env_kwargs(config: TrainConfig, split: str = "train", bank: PuzzleBank | None = None) -> dict[str, Any]:
@@ -66,22 +70,28 @@ def policy_spec(config: TrainConfig) -> PolicySpec:
 
 
 def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) -> PPO | RecurrentPPO:
-    """The PPO or RecurrentPPO learner for a run."""
+    """The learner for a run: SB3's PPO, or for a recurrent policy `ChunkedRecurrentPPO` (sb3-contrib's
+    RecurrentPPO on whole ``bptt_length`` chunks), its policy computing at ``config.precision``
+    (``auto`` resolved by `resolve_precision`)."""
     spec = policy_spec(config)
     policy_class, policy_kwargs = spec.entry.policy_kwargs(spec.kwargs)
-    algorithm = spec.entry.algorithm_class()
     torch.set_num_threads(config.threads)
+    algorithm: Callable[..., PPO | RecurrentPPO] = PPO
+    if spec.entry.recurrent:
+        algorithm = functools.partial(ChunkedRecurrentPPO, bptt_length=config.bptt_length)
     learning_rate: float | Schedule = config.learning_rate
     if config.learning_rate_end is not None:  # SB3 schedules take the progress remaining, 1 -> 0
         learning_rate = LinearSchedule(config.learning_rate, config.learning_rate_end, end_fraction=1.0)
-    return algorithm(
-        policy_class,  # type: ignore[arg-type]  # the registry pairs RecurrentPPO with a recurrent policy
+    model = algorithm(
+        policy_class,
         venv, learning_rate=learning_rate, n_steps=config.n_steps,
         batch_size=config.batch_size, n_epochs=config.n_epochs, gamma=config.gamma,
         gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
         vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm, seed=config.seed,
         device=config.device, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, verbose=0,
     )  # fmt: skip
+    set_precision(model.policy, resolve_precision(config, model))
+    return model
 
 
 def env_spec(env: RicochetRobotsEnv, config: TrainConfig) -> EnvSpec:

@@ -34,7 +34,8 @@ from stable_baselines3.common.logger import configure
 from gridlab.checkpoints import read_checkpoint, save_checkpoint
 from gridlab.env.ricochet_env import RicochetRobotsEnv
 from gridlab.files import new_folder
-from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback
+from gridlab.models.precision import precision_of
+from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback, log_spaced_steps
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
@@ -91,9 +92,7 @@ def train(
     torch.set_num_threads(config.threads)
     resumed = None if resume_from is None else read_checkpoint(resume_from)
     if resumed is not None and resumed.policy_spec != policy_spec(config):  # before touching its folder
-        raise ValueError(
-            f"checkpoint {resume_from} was trained with another policy; resume with its config"
-        )
+        raise ValueError(f"checkpoint {resume_from} was trained with another policy; resume with its config")
     run_dir = _run_folder(config, resume_from)
     config.save(run_dir / "config.yaml")
 
@@ -128,6 +127,7 @@ def train(
             "num_timesteps": model.num_timesteps, "n_updates": model._n_updates,
             "elapsed_s": elapsed_before + time.perf_counter() - started,
             "history": evaluator.history, "interrupted": interrupted, "init_from": parent,
+            "precision": precision_of(model.policy),
         }  # fmt: skip
         return save_checkpoint(
             folder, model, config.applicable(), env_spec(eval_env, config), policy_spec(config), stats
@@ -143,9 +143,19 @@ def train(
             venv.env_method("set_length_weights", curriculum.weights())
     evaluator = EvalCallback(config, eval_env, puzzles, curriculum, on_evaluation)
     evaluator.history = history
+    log_steps = (
+        log_spaced_steps(config.log_checkpoints, config.log_checkpoints_from, config.total_timesteps)
+        if config.log_checkpoints
+        else []
+    )
     terminated = threading.Event()
     everything = CallbackList(
-        [evaluator, CheckpointCallback(config.save_freq, run_dir, save), StopWhenSet(terminated), *callbacks]
+        [
+            evaluator,
+            CheckpointCallback(config.save_freq, run_dir, save, log_steps),
+            StopWhenSet(terminated),
+            *callbacks,
+        ]
     )
 
     # TRAIN (Ctrl-C, or SIGTERM for a run in the background, ends it with a final checkpoint)

@@ -18,7 +18,7 @@ from gridlab.checkpoints import read_checkpoint
 from gridlab.cli import main
 from gridlab.env import BoardSpec, PuzzleBank, generate_bank, solve
 from gridlab.training import EvaluationResult, Run, TrainConfig, evaluation_puzzles, plot_history, train
-from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback
+from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback, log_spaced_steps
 from gridlab.training.factory import build_model, make_vec_env
 from tests.conftest import quick_config
 
@@ -265,3 +265,16 @@ def test_a_second_ctrl_c_during_the_final_evaluation_keeps_the_final_checkpoint(
     assert evaluations == [steps] == [512]  # one rollout of 8 envs x 64 steps
     assert run.interrupted and run.evaluation is None
     assert gridlab.load(run.checkpoint).act(np.zeros((1, 7, 5, 5), np.float32))[0].shape == (1,)
+
+
+def test_log_spaced_checkpoints_follow_training_from_their_first_step(tmp_path: Path) -> None:
+    assert log_spaced_steps(5, 10_000, 1_000_000) == [10_000, 31_623, 100_000, 316_228, 1_000_000]
+    assert log_spaced_steps(4, 1, 2) == [1, 2]  # rounding repeats are dropped
+    config = quick_config(tmp_path, total_timesteps=4096, save_freq=0, eval_freq=0, log_checkpoints=3,
+                          log_checkpoints_from=1024)  # fmt: skip
+    run = train(config)
+    saved = sorted(p.name for p in run.run_dir.iterdir() if p.name.startswith(("step_", "final")))
+    assert saved == ["final", "step_1024", "step_2048", "step_4096"]
+    assert gridlab.load(run.run_dir / "step_2048").metadata["training"]["num_timesteps"] == 2048
+    with pytest.raises(ValueError, match="log_checkpoints_from = 8192 is invalid"):
+        quick_config(tmp_path, log_checkpoints=3, log_checkpoints_from=8192)
