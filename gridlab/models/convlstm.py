@@ -18,7 +18,11 @@ multiplying with ``1 - episode_start``.
 
 from __future__ import annotations
 
+import functools
+from typing import cast
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gridlab.models.hooks import HookedModule, HookPoint
@@ -34,6 +38,13 @@ def _tick_hooks(n_ticks: int) -> nn.ModuleList:
 class ConvLSTMCell(HookedModule):
     """One ConvLSTM layer with the four gates and pool-and-inject.
 
+    The gates are one 3x3 convolution over ``[x, below, injected]`` plus one over the layer's own
+    ``h`` (the weights of ``conv_input`` and ``conv_hidden``), computed in parts that give the
+    same sums with less work: the encoded observation's part once per environment step
+    (`input_gates`, shared by every tick), and the injected part, a map that is constant over
+    the board, as a product with the kernel's sums over the squares each position's window
+    covers (exact at the edges, where padding cuts the window).
+
     Args:
         in_channels: Channels of the input (encoded observation plus the layer below).
         hidden_channels: Channels of the hidden and cell states.
@@ -43,13 +54,14 @@ class ConvLSTMCell(HookedModule):
 
     def __init__(self, in_channels: int, hidden_channels: int, n_ticks: int, kernel_size: int = 3) -> None:
         super().__init__()
-        pad = kernel_size // 2
+        self.pad = kernel_size // 2
         self.hidden_channels = hidden_channels
+        self.encoded_channels = in_channels - hidden_channels
         self.conv_input = nn.Conv2d(
-            in_channels + hidden_channels, 4 * hidden_channels, kernel_size, padding=pad
+            in_channels + hidden_channels, 4 * hidden_channels, kernel_size, padding=self.pad
         )
         self.conv_hidden = nn.Conv2d(
-            hidden_channels, 4 * hidden_channels, kernel_size, padding=pad, bias=False
+            hidden_channels, 4 * hidden_channels, kernel_size, padding=self.pad, bias=False
         )
         self.inject = nn.Linear(2 * hidden_channels, hidden_channels)
         bias = self.conv_input.bias
@@ -60,11 +72,39 @@ class ConvLSTMCell(HookedModule):
         self.hook_g, self.hook_o = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
         self.hook_c, self.hook_h = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
 
-    def forward(self, x: torch.Tensor, state: State, tick: int) -> State:
+    def input_gates(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoded observation's share of the gate pre-activations (with the bias).
+
+        Args:
+            x: ``(batch, encoded_channels, H, W)``.
+
+        Returns:
+            ``(batch, 4 * hidden, H, W)``.
+        """
+        weight = self.conv_input.weight[:, : self.encoded_channels]
+        return F.conv2d(x, weight, self.conv_input.bias, padding=self.pad)
+
+    def inject_kernel(self, height: int, width: int) -> torch.Tensor:
+        """``(hidden, 4 * hidden, H, W)``: at each square, the sum of the injected channels' weights
+        over the kernel taps that land on the board, so that convolving the injected map (constant
+        over the board) equals its product with this. Computed once per sequence."""
+        e, hidden = self.encoded_channels, self.hidden_channels
+        weight = self.conv_input.weight[:, e + hidden :]  # (4 * hidden, hidden, k, k)
+        k, device = weight.shape[-1], weight.device
+        rows = _taps_on_board(height, k, device).to(weight.dtype)  # (H, k)
+        cols = _taps_on_board(width, k, device).to(weight.dtype)  # (W, k)
+        return (weight @ cols.T).transpose(2, 3).matmul(rows.T).permute(1, 0, 3, 2)
+
+    def forward(
+        self, x_gates: torch.Tensor, inject_kernel: torch.Tensor, below: torch.Tensor, state: State, tick: int
+    ) -> State:
         """One tick.
 
         Args:
-            x: ``(batch, in_channels, H, W)`` input.
+            x_gates: `input_gates` of this step's encoded observation, ``(batch, 4 * hidden, H, W)``.
+            inject_kernel: `inject_kernel` of the board size.
+            below: The layer below's hidden state at this tick (layer 0: the top layer's at the
+                previous tick), ``(batch, hidden, H, W)``.
             state: ``(h, c)`` of this layer, each ``(batch, hidden, H, W)``.
             tick: Tick index (selects the hook points).
 
@@ -72,9 +112,16 @@ class ConvLSTMCell(HookedModule):
             The new ``(h, c)``.
         """
         h, c = state
+        e, hidden = self.encoded_channels, self.hidden_channels
+        weight = self.conv_input.weight
         pooled = torch.cat([h.amax(dim=(2, 3)), h.mean(dim=(2, 3))], dim=1)  # (batch, 2 * hidden)
-        injected = self.inject(pooled)[:, :, None, None].expand_as(h)
-        gates = self.conv_input(torch.cat([x, injected], dim=1)) + self.conv_hidden(h)
+        injected = self.inject(pooled)  # (batch, hidden), the same at every square
+        recurrent = torch.cat([weight[:, e : e + hidden], self.conv_hidden.weight], dim=1)
+        gates = (
+            x_gates
+            + F.conv2d(torch.cat([below, h], dim=1), recurrent, padding=self.pad)
+            + torch.einsum("bc,cohw->bohw", injected, inject_kernel)
+        )
         i, f, g, o = gates.chunk(4, dim=1)
         i = self.hook_i[tick](torch.sigmoid(i))
         f = self.hook_f[tick](torch.sigmoid(f))
@@ -83,6 +130,14 @@ class ConvLSTMCell(HookedModule):
         c = self.hook_c[tick](f * c + i * g)
         h = self.hook_h[tick](o * torch.tanh(c))
         return h, c
+
+
+@functools.cache
+def _taps_on_board(n: int, k: int, device: torch.device) -> torch.Tensor:
+    """``(n, k)`` booleans: whether tap ``a`` of a size-``k`` kernel centred on square ``i`` of an
+    ``n``-square line lands on the line (zero padding supplies the rest)."""
+    source = torch.arange(n, device=device)[:, None] + torch.arange(k, device=device)[None, :] - k // 2
+    return (source >= 0) & (source < n)
 
 
 class DRC(HookedModule, MixedPrecision):
@@ -141,11 +196,28 @@ class DRC(HookedModule, MixedPrecision):
         Returns:
             ``(output, state)`` with output ``(batch, output_dim)``.
         """
+        return self._step(x, self._input_gates(x), self._inject_kernels(), state)
+
+    def _cells(self) -> list[ConvLSTMCell]:
+        return [cast(ConvLSTMCell, layer) for layer in self.layers]
+
+    def _input_gates(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each layer's `ConvLSTMCell.input_gates` of ``x``."""
+        return [cell.input_gates(x) for cell in self._cells()]
+
+    def _inject_kernels(self) -> list[torch.Tensor]:
+        """Each layer's `ConvLSTMCell.inject_kernel` for this board."""
+        return [cell.inject_kernel(self.height, self.width) for cell in self._cells()]
+
+    def _step(
+        self, x: torch.Tensor, x_gates: list[torch.Tensor], kernels: list[torch.Tensor], state: State
+    ) -> tuple[torch.Tensor, State]:
+        """`step` with each layer's `ConvLSTMCell.input_gates` of ``x`` and inject kernel given."""
         hs, cs = list(state[0].unbind(0)), list(state[1].unbind(0))
         for tick in range(self.n_ticks):
             below = hs[-1]  # the top layer's previous hidden state feeds layer 0
             for d, layer in enumerate(self.layers):
-                hs[d], cs[d] = layer(torch.cat([x, below], dim=1), (hs[d], cs[d]), tick)
+                hs[d], cs[d] = layer(x_gates[d], kernels[d], below, (hs[d], cs[d]), tick)
                 below = hs[d]
         flat = torch.cat([hs[-1], x], dim=1).flatten(1)
         out = self.hook_output(self.output_relu(self.output(flat)))
@@ -167,8 +239,12 @@ class DRC(HookedModule, MixedPrecision):
         """
         outputs = []
         with self.autocast():
+            # the observation's share of every layer's gates, for all time steps in one batch
+            x_gates = [g.unflatten(0, x.shape[:2]) for g in self._input_gates(x.flatten(0, 1))]
+            kernels = self._inject_kernels()
             for t in range(x.shape[0]):
                 keep = (1.0 - episode_starts[t]).view(1, -1, 1, 1, 1)
-                out, state = self.step(x[t], (state[0] * keep, state[1] * keep))
+                state = (state[0] * keep, state[1] * keep)
+                out, state = self._step(x[t], [g[t] for g in x_gates], kernels, state)
                 outputs.append(out)
         return torch.stack(outputs).float(), (state[0].float(), state[1].float())
