@@ -54,7 +54,7 @@ def set_precision(module: nn.Module, precision: str) -> None:
     """
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16' here, got {precision!r} (resolve 'auto' first)")
-    parts = [m for m in module.modules() if isinstance(m, MixedPrecision)]
+    parts = _parts(module)
     if not parts:
         raise ValueError(f"{type(module).__name__} has no module that can compute in bf16")
     for part in parts:
@@ -63,7 +63,7 @@ def set_precision(module: nn.Module, precision: str) -> None:
 
 def precision_of(module: nn.Module) -> str:
     """``"bf16"`` if any `MixedPrecision` module under ``module`` computes in bf16, else ``"fp32"``."""
-    return "bf16" if any(getattr(m, "precision", "fp32") == "bf16" for m in module.modules()) else "fp32"
+    return "bf16" if any(part.precision == "bf16" for part in _parts(module)) else "fp32"
 
 
 def bf16_hardware(device: torch.device | str = "cpu") -> bool:
@@ -79,7 +79,7 @@ def bf16_hardware(device: torch.device | str = "cpu") -> bool:
 def computing_in(module: nn.Module, precision: str) -> Iterator[None]:
     """Within the block every `MixedPrecision` module under ``module`` computes at ``precision``;
     each gets its own precision back on exit (training evaluates its greedy policy in fp32)."""
-    parts = [m for m in module.modules() if isinstance(m, MixedPrecision)]
+    parts = _parts(module)
     before = [part.precision for part in parts]
     set_precision(module, precision)
     try:
@@ -87,3 +87,8 @@ def computing_in(module: nn.Module, precision: str) -> Iterator[None]:
     finally:
         for part, kept in zip(parts, before, strict=True):
             part.precision = kept
+
+
+def _parts(module: nn.Module) -> list[MixedPrecision]:
+    """The `MixedPrecision` modules under ``module``, itself included."""
+    return [m for m in module.modules() if isinstance(m, MixedPrecision)]
