@@ -73,7 +73,10 @@ def _convert(kind: Any, value: object, where: str) -> Any:
                 return _convert(option, value, where)
             except ValueError as error:
                 errors.append(str(error))
-        raise ValueError(errors[0] if len(errors) == 1 else f"{where} = {value!r} matches none of {options}")
+        if len(errors) == 1:
+            raise ValueError(errors[0])
+        names = " or ".join(getattr(option, "__name__", str(option)) for option in options)
+        raise ValueError(f"{where} must be {names}, got {value!r}")
     if origin is tuple:
         if not isinstance(value, list):
             raise ValueError(f"{where} must be a list, got {value!r}")

@@ -10,7 +10,13 @@ Hook names (relative to the `DRC` module), for layer ``d`` and tick ``n``:
 ``layers.{d}.hook_i.{n}``, ``hook_f``, ``hook_g``, ``hook_o`` (input, forget, candidate and
 output gates), ``layers.{d}.hook_c.{n}`` (cell state), ``layers.{d}.hook_h.{n}`` (hidden
 state), and ``hook_output`` (the core's output vector), each ``(batch, hidden, H, W)`` except
-the output ``(batch, output_dim)``. Over a sequence each fires once per time step.
+the output ``(batch, output_dim)``. With strip pooling also ``layers.{d}.hook_rows.{n}``
+``(batch, hidden, H)`` and ``hook_cols`` ``(batch, hidden, W)`` (the row and column summaries)
+and ``hook_strip`` ``(batch, hidden, H, W)`` (their sum at each square). Over a sequence each
+fires once per time step.
+
+Options from the planning literature, each off by default: a boundary "fence" channel and
+coordinate channels appended to the encoded observation, and strip pooling in every layer.
 
 State layout: ``(h, c)``, each ``(n_layers, batch, hidden, H, W)``; zeroed at episode starts by
 multiplying with ``1 - episode_start``.
@@ -45,14 +51,28 @@ class ConvLSTMCell(HookedModule):
     the board, as a product with the kernel's sums over the squares each position's window
     covers (exact at the edges, where padding cuts the window).
 
+    With ``strip_pool`` the gates also see, at every square, a summary of its whole row and
+    column (strip pooling, Hou et al. 2020): the mean of ``h`` along each row and each column,
+    mixed across neighbouring rows (columns) by a 1-D convolution, broadcast back and added
+    (``hook_rows``, ``hook_cols``, ``hook_strip``), then a 1x1 convolution into the gates. One
+    tick can then carry information along a whole row or column, as a robot's slide does.
+
     Args:
         in_channels: Channels of the input (encoded observation plus the layer below).
         hidden_channels: Channels of the hidden and cell states.
         n_ticks: Ticks per environment step (one set of hook points per tick).
         kernel_size: Convolution size (odd; padding keeps the board size).
+        strip_pool: Add the row and column summaries to the gates.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, n_ticks: int, kernel_size: int = 3) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        n_ticks: int,
+        kernel_size: int = 3,
+        strip_pool: bool = False,
+    ) -> None:
         super().__init__()
         self.pad = kernel_size // 2
         self.hidden_channels = hidden_channels
@@ -71,6 +91,13 @@ class ConvLSTMCell(HookedModule):
         self.hook_i, self.hook_f = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
         self.hook_g, self.hook_o = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
         self.hook_c, self.hook_h = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
+        self.strip_pool = strip_pool
+        if strip_pool:
+            self.strip_rows = nn.Conv1d(hidden_channels, hidden_channels, kernel_size, padding=self.pad)
+            self.strip_cols = nn.Conv1d(hidden_channels, hidden_channels, kernel_size, padding=self.pad)
+            self.strip_gates = nn.Conv2d(hidden_channels, 4 * hidden_channels, 1, bias=False)
+            self.hook_rows, self.hook_cols = _tick_hooks(n_ticks), _tick_hooks(n_ticks)
+            self.hook_strip = _tick_hooks(n_ticks)
 
     def input_gates(self, x: torch.Tensor) -> torch.Tensor:
         """The encoded observation's share of the gate pre-activations (with the bias).
@@ -122,6 +149,11 @@ class ConvLSTMCell(HookedModule):
             + F.conv2d(torch.cat([below, h], dim=1), recurrent, padding=self.pad)
             + torch.einsum("bc,cohw->bohw", injected, inject_kernel)
         )
+        if self.strip_pool:
+            rows = self.hook_rows[tick](self.strip_rows(h.mean(dim=3)))  # (batch, hidden, H)
+            cols = self.hook_cols[tick](self.strip_cols(h.mean(dim=2)))  # (batch, hidden, W)
+            strip = self.hook_strip[tick](rows[:, :, :, None] + cols[:, :, None, :])
+            gates = gates + self.strip_gates(strip)
         i, f, g, o = gates.chunk(4, dim=1)
         i = self.hook_i[tick](torch.sigmoid(i))
         f = self.hook_f[tick](torch.sigmoid(f))
@@ -130,6 +162,21 @@ class ConvLSTMCell(HookedModule):
         c = self.hook_c[tick](f * c + i * g)
         h = self.hook_h[tick](o * torch.tanh(c))
         return h, c
+
+
+def _board_maps(height: int, width: int, fence: bool, coords: bool) -> torch.Tensor:
+    """``(n, H, W)`` constant input maps: the fence (1 on edge squares), then row and column
+    coordinates in [-1, 1]; ``n`` is 0 to 3."""
+    maps = []
+    if fence:
+        edge = torch.ones(height, width)
+        edge[1:-1, 1:-1] = 0.0
+        maps.append(edge)
+    if coords:
+        rows = torch.linspace(-1.0, 1.0, height)[:, None].expand(height, width)
+        cols = torch.linspace(-1.0, 1.0, width)[None, :].expand(height, width)
+        maps += [rows, cols]
+    return torch.stack(maps) if maps else torch.zeros(0, height, width)
 
 
 @functools.cache
@@ -154,7 +201,14 @@ class DRC(HookedModule, MixedPrecision):
         n_ticks: N, repeats per environment step.
         output_dim: Size of the output vector (a ReLU layer over the flattened top hidden
             state and encoded observation, as in Guez et al.).
+        fence: Append a channel that is 1 on the board's edge squares to the encoded
+            observation (Guez et al.'s boundary "fence"), so convolutions can tell the edge from
+            zero padding.
+        coords: Append two coordinate channels, row and column scaled to [-1, 1] (CoordConv).
+        strip_pool: Row and column summaries in every layer's gates (see `ConvLSTMCell`).
     """
+
+    board_maps: torch.Tensor  # (n, H, W) fence and coordinate channels, a buffer
 
     def __init__(
         self,
@@ -165,6 +219,9 @@ class DRC(HookedModule, MixedPrecision):
         n_layers: int = 1,
         n_ticks: int = 1,
         output_dim: int = 256,
+        fence: bool = False,
+        coords: bool = False,
+        strip_pool: bool = False,
     ) -> None:
         super().__init__()
         if n_layers < 1 or n_ticks < 1:
@@ -174,10 +231,14 @@ class DRC(HookedModule, MixedPrecision):
         self.num_layers = n_layers
         self.hidden_size = hidden_channels * height * width
         self.input_size = in_channels * height * width
+        maps = _board_maps(height, width, fence, coords)
+        self.register_buffer("board_maps", maps, persistent=False)  # constants: rebuilt, never saved
+        encoded = in_channels + len(maps)
         self.layers = nn.ModuleList(
-            ConvLSTMCell(in_channels + hidden_channels, hidden_channels, n_ticks) for _ in range(n_layers)
+            ConvLSTMCell(encoded + hidden_channels, hidden_channels, n_ticks, strip_pool=strip_pool)
+            for _ in range(n_layers)
         )
-        self.output = nn.Linear((hidden_channels + in_channels) * height * width, output_dim)
+        self.output = nn.Linear((hidden_channels + encoded) * height * width, output_dim)
         self.output_relu = nn.ReLU()
         self.hook_output = HookPoint()
 
@@ -196,7 +257,15 @@ class DRC(HookedModule, MixedPrecision):
         Returns:
             ``(output, state)`` with output ``(batch, output_dim)``.
         """
+        x = self._with_board_maps(x)
         return self._step(x, self._input_gates(x), self._inject_kernels(), state)
+
+    def _with_board_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (``(..., in_channels, H, W)``) with the fence and coordinate channels appended."""
+        maps = self.board_maps
+        if not len(maps):
+            return x
+        return torch.cat([x, maps.to(x.dtype).expand(*x.shape[:-3], *maps.shape)], dim=-3)
 
     def _cells(self) -> list[ConvLSTMCell]:
         return [cast(ConvLSTMCell, layer) for layer in self.layers]
@@ -239,6 +308,7 @@ class DRC(HookedModule, MixedPrecision):
         """
         outputs = []
         with self.autocast():
+            x = self._with_board_maps(x)
             # the observation's share of every layer's gates, for all time steps in one batch
             x_gates = [g.unflatten(0, x.shape[:2]) for g in self._input_gates(x.flatten(0, 1))]
             kernels = self._inject_kernels()

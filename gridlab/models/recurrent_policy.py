@@ -83,6 +83,7 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         n_layers: D, stacked ConvLSTM layers.
         n_ticks: N, repeats of the stack per environment step.
         output_dim: Size of the core's output vector fed to the actor and critic heads.
+        fence, coords, strip_pool: The DRC's options from the planning literature (see `DRC`).
         net_arch: Extra MLP layers for the heads (none by default).
         activation_fn: Activation of those layers.
         ortho_init: Orthogonal initialisation of the encoder and heads, as in SB3.
@@ -100,6 +101,9 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         n_layers: int = 1,
         n_ticks: int = 1,
         output_dim: int = 256,
+        fence: bool = False,
+        coords: bool = False,
+        strip_pool: bool = False,
         net_arch: list[int] | dict[str, list[int]] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,
         ortho_init: bool = True,
@@ -111,7 +115,8 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
         self.lstm_output_dim = output_dim  # read by _build_mlp_extractor during the parent's init
         self.drc_kwargs = {
             "encoder_channels": encoder_channels, "hidden_channels": hidden_channels,
-            "n_layers": n_layers, "n_ticks": n_ticks, "output_dim": output_dim,
+            "n_layers": n_layers, "n_ticks": n_ticks, "output_dim": output_dim, "fence": fence,
+            "coords": coords, "strip_pool": strip_pool,
         }  # fmt: skip
         ActorCriticPolicy.__init__(
             self,
@@ -129,7 +134,8 @@ class ConvLSTMPolicy(RecurrentActorCriticPolicy, HookedModule):
             optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
         )
-        self.drc = DRC(encoder_channels, height, width, hidden_channels, n_layers, n_ticks, output_dim)
+        self.drc = DRC(encoder_channels, height, width, hidden_channels, n_layers, n_ticks, output_dim,
+                       fence=fence, coords=coords, strip_pool=strip_pool)  # fmt: skip
         self.lstm_hidden_state_shape = (n_layers, 1, self.drc.hidden_size)
         self.shared_lstm, self.enable_critic_lstm = True, False
         self.lstm_critic, self.critic = None, None

@@ -35,16 +35,19 @@ class ModelEntry:
     Attributes:
         name: The ``TrainConfig.policy`` value that picks it.
         algorithm: ``"PPO"`` (feed-forward) or ``"RecurrentPPO"`` (recurrent state).
-        options: Its size options: builder keyword -> the `TrainConfig` field that sets it.
+        options: Its options: builder keyword -> the `TrainConfig` field that sets it.
         obs_modes: Observation encodings it accepts.
         policy_kwargs: Builder keywords -> ``(SB3 policy class, policy_kwargs)``; imports torch.
+        added: Options added after checkpoints were saved without them, with the value those
+            checkpoints were trained with (`PolicySpec` fills them in).
     """
 
     name: str
     algorithm: str
     options: Mapping[str, str]
     obs_modes: tuple[str, ...]
-    policy_kwargs: Callable[[Mapping[str, int]], tuple[type[ActorCriticPolicy], dict[str, Any]]]
+    policy_kwargs: Callable[[Mapping[str, int | bool]], tuple[type[ActorCriticPolicy], dict[str, Any]]]
+    added: Mapping[str, int | bool] = field(default_factory=dict)
 
     @property
     def recurrent(self) -> bool:
@@ -63,8 +66,8 @@ class ModelEntry:
 
 def _feed_forward(
     extractor: str,
-) -> Callable[[Mapping[str, int]], tuple[type[ActorCriticPolicy], dict[str, Any]]]:
-    def build(kwargs: Mapping[str, int]) -> tuple[type[ActorCriticPolicy], dict[str, Any]]:
+) -> Callable[[Mapping[str, int | bool]], tuple[type[ActorCriticPolicy], dict[str, Any]]]:
+    def build(kwargs: Mapping[str, int | bool]) -> tuple[type[ActorCriticPolicy], dict[str, Any]]:
         from stable_baselines3.common.policies import ActorCriticPolicy
 
         from gridlab.models.extractors import policy_kwargs_for
@@ -74,7 +77,7 @@ def _feed_forward(
     return build
 
 
-def _convlstm(kwargs: Mapping[str, int]) -> tuple[type[ActorCriticPolicy], dict[str, Any]]:
+def _convlstm(kwargs: Mapping[str, int | bool]) -> tuple[type[ActorCriticPolicy], dict[str, Any]]:
     from gridlab.models.recurrent_policy import ConvLSTMPolicy
 
     return ConvLSTMPolicy, dict(kwargs)
@@ -82,14 +85,16 @@ def _convlstm(kwargs: Mapping[str, int]) -> tuple[type[ActorCriticPolicy], dict[
 
 _DRC_OPTIONS = {
     "encoder_channels": "drc_encoder", "hidden_channels": "drc_hidden", "n_layers": "drc_layers",
-    "n_ticks": "drc_ticks", "output_dim": "drc_output",
+    "n_ticks": "drc_ticks", "output_dim": "drc_output", "fence": "drc_fence", "coords": "drc_coords",
+    "strip_pool": "drc_strip_pool",
 }  # fmt: skip
+_DRC_ADDED = {"fence": False, "coords": False, "strip_pool": False}
 MODELS: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in (
         ModelEntry("mlp", "PPO", {"hidden": "mlp_hidden"}, OBS_MODES, _feed_forward("mlp")),
         ModelEntry("small_cnn", "PPO", {"features_dim": "cnn_features"}, _IMAGES, _feed_forward("small_cnn")),
-        ModelEntry("convlstm", "RecurrentPPO", _DRC_OPTIONS, ("image",), _convlstm),
+        ModelEntry("convlstm", "RecurrentPPO", _DRC_OPTIONS, ("image",), _convlstm, _DRC_ADDED),
     )
 }  # fmt: skip
 
@@ -114,16 +119,19 @@ class PolicySpec:
 
     Attributes:
         policy: A name in `MODELS`.
-        kwargs: The model's options (its `ModelEntry.options` keys), e.g. ``{"features_dim": 128}``.
+        kwargs: The model's options (its `ModelEntry.options` keys), e.g. ``{"features_dim": 128}``;
+            options added since a checkpoint was saved take their `ModelEntry.added` values.
         algorithm: The learner (derived from the model; stored for readers of the JSON).
     """
 
     policy: str
-    kwargs: dict[str, int] = field(default_factory=dict)
+    kwargs: dict[str, int | bool] = field(default_factory=dict)
     algorithm: str = ""
 
     def __post_init__(self) -> None:
         entry = model_entry(self.policy)
+        added = {option: value for option, value in entry.added.items() if option not in self.kwargs}
+        object.__setattr__(self, "kwargs", self.kwargs | added)
         if set(self.kwargs) != set(entry.options):
             raise ValueError(
                 f"policy {self.policy!r} takes the options {sorted(entry.options)}, got {sorted(self.kwargs)}"

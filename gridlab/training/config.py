@@ -79,6 +79,12 @@ class TrainConfig:
     """ConvLSTM: channels of the convolutional encoder."""
     drc_output: int = 256
     """ConvLSTM: size of the core's output vector."""
+    drc_fence: bool = False
+    """ConvLSTM: append a boundary "fence" channel (1 on edge squares) to the encoded observation."""
+    drc_coords: bool = False
+    """ConvLSTM: append row and column coordinate channels to the encoded observation."""
+    drc_strip_pool: bool = False
+    """ConvLSTM: row and column (strip) pooling of each layer's state into its gates."""
     init_from: str | None = None
     """Checkpoint whose weights start this run (same policy and board; more robots allowed)."""
     # -- PPO / RecurrentPPO --------------------------------------------------------------------
@@ -174,9 +180,13 @@ class TrainConfig:
             value, optional = getattr(self, name), name == "milestone"
             if value not in allowed and not (optional and value is None):
                 _bad(name, value, f"one of {', '.join(allowed)}{' or None' if optional else ''}")
+        switches = [name for name in _MODEL_OPTIONS if isinstance(getattr(TrainConfig, name), bool)]
+        sizes = [name for name in _MODEL_OPTIONS if name not in switches]
         positive = ("max_steps", "total_timesteps", "n_steps", "batch_size", "n_envs", "n_epochs",
-                    "eval_episodes", "threads", "curriculum_start", "bptt_length",
-                    *_MODEL_OPTIONS)  # fmt: skip
+                    "eval_episodes", "threads", "curriculum_start", "bptt_length", *sizes)  # fmt: skip
+        for name in switches:
+            if not isinstance(getattr(self, name), bool):
+                _bad(name, getattr(self, name), "true or false")
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 _bad(name, getattr(self, name), "a positive integer")

@@ -103,3 +103,37 @@ def test_gradients_reach_every_parameter() -> None:
 def test_bad_sizes_are_rejected() -> None:
     with pytest.raises(ValueError, match="n_layers >= 1 and n_ticks >= 1"):
         DRC(6, 5, 5, n_layers=0)
+
+
+def test_fence_and_coordinate_channels_join_the_encoded_observation() -> None:
+    core = DRC(in_channels=6, height=4, width=5, hidden_channels=8, output_dim=16, fence=True, coords=True)
+    fence, rows, cols = core.board_maps
+    torch.testing.assert_close(fence, torch.tensor([[1.0] * 5, [1, 0, 0, 0, 1], [1, 0, 0, 0, 1], [1.0] * 5]))
+    torch.testing.assert_close(rows[:, 0], torch.tensor([-1.0, -1 / 3, 1 / 3, 1.0]))
+    torch.testing.assert_close(cols[0], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))
+    assert core.layers[0].conv_input.in_channels == 6 + 3 + 2 * 8  # observation + maps, below, injected
+    assert "board_maps" not in core.state_dict()  # constants are rebuilt, never saved
+    out, _ = core(torch.randn(2, 3, 6, 4, 5), core.initial_state(3), torch.zeros(2, 3))
+    assert out.shape == (2, 3, 16)
+    step_out, _ = core.step(torch.zeros(3, 6, 4, 5), core.initial_state(3))
+    assert step_out.shape == (3, 16)
+
+
+def test_strip_pooling_reaches_a_whole_row_and_column_in_one_tick() -> None:
+    core = DRC(in_channels=6, height=7, width=7, hidden_channels=8, n_layers=1, n_ticks=2, output_dim=16,
+               strip_pool=True)  # fmt: skip
+    assert {"layers.0.hook_rows.1", "layers.0.hook_cols.1", "layers.0.hook_strip.1"} <= set(core.hook_names())
+    x, starts = torch.zeros(1, 1, 6, 7, 7), torch.zeros(1, 1)
+    h, c = core.initial_state(1)
+    h = torch.randn_like(h)
+    _, base = core.run_with_cache(x, (h, c), starts, names_filter="layers.0.hook_*.0")
+    poked = h.clone()
+    poked[0, 0, :, 3, 3] += 5.0  # one square, the centre
+    _, cache = core.run_with_cache(x, (poked, c), starts, names_filter="layers.0.hook_*.0")
+    cell = core.layers[0]
+    torch.testing.assert_close(cache["layers.0.hook_rows.0"], cell.strip_rows(poked[0].mean(dim=3)))
+    torch.testing.assert_close(cache["layers.0.hook_cols.0"], cell.strip_cols(poked[0].mean(dim=2)))
+    changed = (cache["layers.0.hook_strip.0"] - base["layers.0.hook_strip.0"]).abs().amax(dim=(0, 1)) > 1e-6
+    cross = torch.zeros(7, 7, dtype=torch.bool)
+    cross[2:5, :] = cross[:, 2:5] = True  # row and column 3, widened by the 1-D convolutions' reach
+    assert torch.equal(changed, cross)  # far squares of the row and column move; the corners do not

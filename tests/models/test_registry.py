@@ -34,7 +34,7 @@ def test_a_policy_spec_says_what_is_wrong() -> None:
         PolicySpec("mlp", {"width": 3})
     with pytest.raises(ValueError, match="trains with PPO, not 'RecurrentPPO'"):
         PolicySpec("mlp", {"hidden": 3}, "RecurrentPPO")
-    with pytest.raises(ValueError, match=r"policy_spec\.kwargs\.hidden must be int, got '64'"):
+    with pytest.raises(ValueError, match=r"policy_spec\.kwargs\.hidden must be int or bool, got '64'"):
         PolicySpec.from_dict({"policy": "mlp", "kwargs": {"hidden": "64"}})
 
 

@@ -15,7 +15,8 @@ import torch
 import gridlab
 from gridlab import checkpoints
 from gridlab.checkpoints import FORMAT_VERSION, read_checkpoint
-from gridlab.training import Run
+from gridlab.training import Run, train
+from tests.conftest import quick_config
 
 
 def test_checkpoint_folder_holds_the_promised_files(v1_run: Run) -> None:
@@ -147,3 +148,20 @@ def test_interrupts_wait_until_a_checkpoint_is_swapped_into_place() -> None:
     finally:
         signal.signal(signal.SIGINT, previous)
     assert reached_the_end
+
+
+def test_drc_options_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
+    options = {"drc_fence": True, "drc_coords": True, "drc_strip_pool": True}
+    sizes = {"drc_hidden": 8, "drc_encoder": 8, "drc_output": 32}
+    config = quick_config(tmp_path, milestone="v3", policy="convlstm", total_timesteps=512, n_steps=16,
+                          batch_size=32, eval_freq=0, **sizes, **options)  # fmt: skip
+    run = train(config)
+    agent = gridlab.load(run.checkpoint)
+    assert {k: agent.metadata["policy_spec"]["kwargs"][k] for k in ("fence", "coords", "strip_pool")} == {
+        "fence": True, "coords": True, "strip_pool": True,
+    }  # fmt: skip
+    assert "drc.layers.0.hook_strip.0" in agent.hook_names()
+    assert agent.policy.drc.board_maps.shape == (3, 5, 5)
+    # a checkpoint saved before the options existed opens with them off
+    old = read_checkpoint(Path(__file__).parents[2] / "checkpoints" / "random8x8_convlstm").policy_spec
+    assert (old.kwargs["fence"], old.kwargs["coords"], old.kwargs["strip_pool"]) == (False, False, False)
