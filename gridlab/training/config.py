@@ -25,6 +25,7 @@ from gridlab.files import atomic_write
 from gridlab.models.registry import MODELS, select_policy
 
 PRECISIONS = ("auto", "fp32", "bf16")
+RECIPES = ("ppo", "bc+ppo")
 _MODEL_OPTIONS = tuple(dict.fromkeys(field for entry in MODELS.values() for field in entry.options.values()))
 VEC_ENVS = ("batched", "dummy")
 
@@ -85,6 +86,13 @@ class TrainConfig:
     """ConvLSTM: append row and column coordinate channels to the encoded observation."""
     drc_strip_pool: bool = False
     """ConvLSTM: row and column (strip) pooling of each layer's state into its gates."""
+    recipe: str = "ppo"
+    """How the policy is taught: ppo (reinforcement learning alone), or bc+ppo (behaviour cloning on
+    fresh solver-labelled puzzles first, then PPO)."""
+    clone_updates: int = 2000
+    """bc+ppo: Adam steps of behaviour cloning (batches of batch_size states)."""
+    clone_learning_rate: float = 1e-3
+    """bc+ppo: Adam's step size while cloning."""
     init_from: str | None = None
     """Checkpoint whose weights start this run (same policy and board; more robots allowed)."""
     # -- PPO / RecurrentPPO --------------------------------------------------------------------
@@ -183,7 +191,8 @@ class TrainConfig:
         switches = [name for name in _MODEL_OPTIONS if isinstance(getattr(TrainConfig, name), bool)]
         sizes = [name for name in _MODEL_OPTIONS if name not in switches]
         positive = ("max_steps", "total_timesteps", "n_steps", "batch_size", "n_envs", "n_epochs",
-                    "eval_episodes", "threads", "curriculum_start", "bptt_length", *sizes)  # fmt: skip
+                    "eval_episodes", "threads", "curriculum_start", "bptt_length", "clone_updates",
+                    *sizes)  # fmt: skip
         for name in switches:
             if not isinstance(getattr(self, name), bool):
                 _bad(name, getattr(self, name), "true or false")
@@ -209,6 +218,11 @@ class TrainConfig:
         if self.milestone is not None and self.bank is not None:
             _bad("bank", self.bank, "None when training on a milestone")
         policy = self.resolved_policy()
+        if self.recipe != "ppo" and (self.milestone is not None or MODELS[policy].recurrent):
+            reason = "cloning needs random boards and a feed-forward policy"
+            _bad("recipe", self.recipe, f"ppo for milestones and recurrent policies ({reason})")
+        if not self.clone_learning_rate > 0:
+            _bad("clone_learning_rate", self.clone_learning_rate, "a positive number")
         if MODELS[policy].recurrent:
             for name in ("n_steps", "batch_size"):
                 if getattr(self, name) % self.bptt_length:
@@ -221,7 +235,7 @@ class TrainConfig:
     def choices() -> dict[str, tuple[str, ...]]:
         """The values each field with a fixed set of them accepts (the CLI's ``choices``)."""
         return {"milestone": tuple(MILESTONES), "obs_mode": OBS_MODES, "policy": ("auto", *MODELS),
-                "vec_env": VEC_ENVS, "precision": PRECISIONS}  # fmt: skip
+                "vec_env": VEC_ENVS, "precision": PRECISIONS, "recipe": RECIPES}  # fmt: skip
 
     # -- (de)serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -243,6 +257,8 @@ class TrainConfig:
             ignored.add("bptt_length")
         if not self.log_checkpoints:
             ignored.add("log_checkpoints_from")
+        if self.recipe == "ppo":
+            ignored |= {"clone_updates", "clone_learning_rate"}
         return {k: v for k, v in self.to_dict().items() if k not in ignored}
 
     @classmethod

@@ -13,10 +13,15 @@ is the limit; if it plays far better, reinforcement learning is.
 Only the actor is trained (features, policy MLP, action head); the value head keeps its
 initial weights. Feed-forward policies only: a recurrent policy imitating one state at a time
 would not be the policy it is as an agent.
+
+`clone` is the training recipe's version: behaviour cloning on an endless stream of fresh
+puzzles (`gridlab.training.stream.SolverStream`), never the same few thousand, with a value
+target too, into a policy that PPO then fine-tunes (``TrainConfig.recipe="bc+ppo"``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,11 +31,11 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from tqdm import tqdm, trange
 
-from gridlab.env.observations import ObservationEncoder
 from gridlab.env.puzzle_bank import PuzzleBank
-from gridlab.env.solver import optimal_first_moves, solve
+from gridlab.env.solver import solve
 from gridlab.training.config import TrainConfig
 from gridlab.training.factory import policy_spec
+from gridlab.training.stream import SolverStream, label_plan
 
 
 @dataclass
@@ -97,23 +102,18 @@ def solver_dataset(
         if per_length is not None and per_length < len(rows_of_length):
             rows_of_length = np.sort(rng.choice(rows_of_length, per_length, replace=False))
         rows.extend(int(i) for i in rows_of_length)
-    n_actions = 4 * bank.spec.num_robots
-    obs, optimal, lengths = [], [], []
+    obs: list[np.ndarray] = []
+    optimal: list[np.ndarray] = []
+    lengths: list[int] = []
     for row in tqdm(rows, desc="labelling", disable=not progress):
         layout = bank.layout(row)
         plan = solve(layout)
         if plan is None:
             raise ValueError(f"puzzle {row} of the bank has no solution within the solver's depth")
-        encode = ObservationEncoder(layout, "image", channels_first=True, rgb_cell_size=1)
-        for step in range(len(plan) if along_plans else 1):
-            label = np.zeros(n_actions, dtype=bool)
-            for robot, direction in optimal_first_moves(layout):
-                label[robot * 4 + direction] = True
-            obs.append(encode(layout.robots))
-            optimal.append(label)
-            lengths.append(len(plan) - step)
-            if step + 1 < len(plan):  # the last move solves the puzzle: no state to label after it
-                layout = layout.with_robots(layout.apply(plan[step]))
+        more = label_plan(layout, plan, None if along_plans else 1)
+        obs += more[0]
+        optimal += more[1]
+        lengths += more[2]
     return SolverDataset(np.stack(obs), np.stack(optimal), np.array(lengths))
 
 
@@ -159,15 +159,105 @@ def imitate(
     losses = []
     for _ in trange(updates, desc="imitating", disable=not progress):
         batch = torch.randint(len(data), (batch_size,), generator=generator)
-        features = policy.extract_features(obs[batch])  # one extractor: a tensor, not a pair
-        latent = policy.mlp_extractor.forward_actor(cast(torch.Tensor, features))
-        log_probs = policy.action_net(latent).log_softmax(dim=1)
-        loss = -(target[batch] * log_probs).sum(dim=1).mean()
+        latent, _ = _latents(policy, obs[batch])
+        loss = _cross_entropy(policy, latent, target[batch])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     return Imitation(policy.eval(), losses)
+
+
+@dataclass
+class Cloning:
+    """What `clone` did: its losses and how fresh its data was.
+
+    Attributes:
+        losses: Cross-entropy to the optimal moves after every update.
+        value_losses: Squared error of the value head to the optimal return after every update.
+        states, puzzles: Labelled states and puzzles the stream delivered.
+        reuse: States drawn per state delivered (about 1 or less: never repeated).
+        seconds: Wall-clock time.
+    """
+
+    losses: list[float]
+    value_losses: list[float]
+    states: int
+    puzzles: int
+    reuse: float
+    seconds: float
+
+    def summary(self) -> dict[str, float | int]:
+        """What a checkpoint records of the cloning (no curves)."""
+        return {
+            "updates": len(self.losses), "final_loss": self.losses[-1],
+            "final_value_loss": self.value_losses[-1], "states": self.states, "puzzles": self.puzzles,
+            "reuse": self.reuse, "seconds": self.seconds,
+        }  # fmt: skip
+
+
+def clone(
+    policy: ActorCriticPolicy,
+    stream: SolverStream,
+    updates: int,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+    vf_coef: float = 0.5,
+    seed: int = 0,
+    progress: bool = True,
+) -> Cloning:
+    """Behaviour cloning on fresh solver-labelled states: train ``policy`` in place.
+
+    The actor learns the uniform distribution over each state's optimal moves (cross-entropy),
+    the critic the discounted return of optimal play (`gridlab.training.stream.optimal_value`),
+    with its own Adam optimizer (the policy's PPO optimizer is left as it was).
+
+    Args:
+        policy: A feed-forward SB3 policy for the stream's boards (e.g. a PPO model's policy).
+        stream: Where the states come from (its producer runs on another core).
+        updates: Adam steps.
+        batch_size: States per step.
+        learning_rate: Adam's step size.
+        vf_coef: Weight of the value loss.
+        seed: Which buffered states each batch draws.
+        progress: Show a progress bar.
+    """
+    if hasattr(policy, "lstm_actor"):
+        raise ValueError("clone trains feed-forward policies; a recurrent policy is cloned over trajectories")
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    policy.set_training_mode(True)
+    losses, value_losses = [], []
+    start = time.perf_counter()
+    for batch in tqdm(
+        stream.batches(batch_size, updates, seed), total=updates, desc="cloning", disable=not progress
+    ):
+        obs = torch.as_tensor(batch.obs, dtype=torch.float32, device=policy.device)
+        optimal = torch.as_tensor(batch.optimal, dtype=torch.float32, device=policy.device)
+        latent_pi, latent_vf = _latents(policy, obs)
+        loss = _cross_entropy(policy, latent_pi, optimal / optimal.sum(dim=1, keepdim=True))
+        value = policy.value_net(latent_vf).flatten()
+        value_loss = ((value - torch.as_tensor(batch.value, device=policy.device)) ** 2).mean()
+        optimizer.zero_grad()
+        (loss + vf_coef * value_loss).backward()
+        optimizer.step()
+        losses.append(loss.item())
+        value_losses.append(value_loss.item())
+    policy.set_training_mode(False)
+    seconds = time.perf_counter() - start
+    return Cloning(
+        losses, value_losses, stream.states_received, stream.puzzles_received, stream.reuse, seconds
+    )
+
+
+def _latents(policy: ActorCriticPolicy, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The actor's and critic's latents of ``obs`` (one features extractor shared by both)."""
+    features = cast(torch.Tensor, policy.extract_features(obs))
+    return policy.mlp_extractor.forward_actor(features), policy.mlp_extractor.forward_critic(features)
+
+
+def _cross_entropy(policy: ActorCriticPolicy, latent: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the policy's action distribution to ``target`` (rows sum to 1)."""
+    return -(target * policy.action_net(latent).log_softmax(dim=1)).sum(dim=1).mean()
 
 
 def optimal_move_accuracy(policy: ActorCriticPolicy, data: SolverDataset) -> dict[int, float]:

@@ -1,6 +1,7 @@
 """`train(config)`: a run from a `TrainConfig` to a checkpoint, readable top to bottom.
 
-    config in -> environments -> model (PPO, or RecurrentPPO for the ConvLSTM) -> callbacks
+    config in -> environments -> model (PPO, or RecurrentPPO for the ConvLSTM) -> recipe's teacher
+    (bc+ppo: behaviour cloning on fresh solver-labelled puzzles) -> callbacks
     (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
 
 A new run never writes into another run's folder: it takes ``config.name()`` or, if that folder
@@ -39,6 +40,8 @@ from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallb
 from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
+from gridlab.training.imitation import clone
+from gridlab.training.stream import SolverStream
 from gridlab.training.transfer import start_from
 
 
@@ -117,6 +120,14 @@ def train(
         parent = stats.get("init_from")
     elif config.init_from is not None:
         parent = start_from(config.init_from, model.policy, config, eval_env)
+    recipe = {"name": config.recipe} if resumed is None else resumed.metadata["training"].get("recipe")
+    if resumed is None and config.recipe == "bc+ppo":  # teach the solver's moves first, then PPO
+        with SolverStream(config, seed=config.seed) as stream:
+            cloning = clone(
+                model.policy, stream, config.clone_updates, config.batch_size, config.clone_learning_rate,
+                config.vf_coef, config.seed, config.progress_bar,
+            )  # fmt: skip
+        recipe = {"name": config.recipe, "cloning": cloning.summary()}
 
     # CALLBACKS: evaluation (+ curriculum, early stop) and periodic checkpoints
     started = time.perf_counter()
@@ -127,7 +138,7 @@ def train(
             "num_timesteps": model.num_timesteps, "n_updates": model._n_updates,
             "elapsed_s": elapsed_before + time.perf_counter() - started,
             "history": evaluator.history, "interrupted": interrupted, "init_from": parent,
-            "precision": precision_of(model.policy),
+            "precision": precision_of(model.policy), "recipe": recipe,
         }  # fmt: skip
         return save_checkpoint(
             folder, model, config.applicable(), env_spec(eval_env, config), policy_spec(config), stats

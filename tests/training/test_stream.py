@@ -1,0 +1,104 @@
+"""SolverStream and behaviour cloning: fresh labelled states, deterministic, and a policy learns them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import gridlab
+from gridlab.env import RicochetRobotsEnv
+from gridlab.env.generator import BoardSpec, random_layout
+from gridlab.training import TrainConfig, train
+from gridlab.training import stream as stream_module
+from gridlab.training.factory import policy_spec
+from gridlab.training.imitation import clone
+from gridlab.training.stream import SolverStream, optimal_value
+from tests.conftest import quick_config
+
+SMALL = {"height": 5, "width": 5, "num_robots": 1, "min_moves": 1, "max_moves": 5}
+
+
+def test_the_value_target_is_the_return_of_playing_an_optimal_plan() -> None:
+    rng = np.random.default_rng(3)
+    config = TrainConfig(gamma=0.9, step_penalty=-0.05, goal_reward=2.0)
+    for _ in range(5):
+        layout, plan = random_layout(BoardSpec(8, 8, 2), rng, 2, 6)
+        env = RicochetRobotsEnv(fixed_layout=layout, step_penalty=config.step_penalty,
+                                goal_reward=config.goal_reward)  # fmt: skip
+        env.reset(seed=0)
+        discounted = 0.0
+        for t, (robot, direction) in enumerate(plan):
+            _, reward, terminated, _, _ = env.step(robot * 4 + direction)
+            discounted += config.gamma**t * reward
+        assert terminated
+        value = optimal_value(np.array([len(plan)]), config.step_penalty, config.goal_reward, config.gamma)
+        assert value[0] == pytest.approx(discounted, rel=1e-5)
+
+
+def test_a_stream_is_fresh_labelled_and_the_same_for_a_seed() -> None:
+    config = TrainConfig(**SMALL)
+    chunks = []
+    for seed in (0, 0, 1):
+        with SolverStream(config, seed=seed, chunk=256) as stream:
+            stream.receive(wait=True)
+            chunks.append(next(stream.batches(batch_size=8, n=1)))
+            first = stream._buffer
+            assert first is not None and stream.states_received >= 256
+            lengths = first.length[:256]
+            assert set(lengths) <= set(range(1, 6)) and len(set(lengths)) == 5  # every length of the band
+            assert first.optimal[:256].any(axis=1).all()  # every state has an optimal move
+            np.testing.assert_allclose(first.value[:256], optimal_value(lengths, -0.01, 1.0, 0.99), rtol=1e-6)
+            assert first.obs.dtype == np.uint8 and first.obs.shape[1:] == (7, 5, 5)
+    np.testing.assert_array_equal(chunks[0].obs, chunks[1].obs)
+    assert not np.array_equal(chunks[0].obs, chunks[2].obs)
+
+
+def test_a_failing_producer_is_reported_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("generator exploded")
+
+    monkeypatch.setattr(stream_module, "random_layout", broken)  # the forked producer inherits it
+    failed = pytest.raises(RuntimeError, match="generator exploded")
+    with SolverStream(TrainConfig(**SMALL)) as stream, failed:
+        stream.receive(wait=True)
+    with pytest.raises(ValueError, match="without a milestone"):
+        SolverStream(TrainConfig(milestone="v1"))
+
+
+def test_cloning_teaches_the_optimal_moves_of_unseen_puzzles() -> None:
+    config = TrainConfig(policy="small_cnn", **SMALL)
+    torch.manual_seed(0)
+    with SolverStream(config, seed=99, chunk=2048) as heldout:
+        test = next(heldout.batches(batch_size=2048, n=1))
+    obs = torch.as_tensor(test.obs, dtype=torch.float32)
+    env = RicochetRobotsEnv(**SMALL)
+    policy = policy_spec(config).build(env.observation_space, env.action_space)
+
+    def accuracy() -> float:
+        with torch.no_grad():
+            greedy = policy.get_distribution(obs).distribution.probs.argmax(dim=1).numpy()
+        return float(test.optimal[np.arange(len(greedy)), greedy].mean())
+
+    before = accuracy()
+    with SolverStream(config, seed=0) as stream:
+        cloning = clone(policy, stream, updates=300, batch_size=128, progress=False)
+    after = accuracy()
+    # a 1-robot board: 4 moves, mostly 1 optimal (chance about 0.3); measured 0.25 -> 0.81
+    assert before < 0.4 and after > 0.7, (before, after)
+    assert cloning.losses[-1] < cloning.losses[0] / 2 and cloning.value_losses[-1] < cloning.value_losses[0]
+    assert cloning.states >= 2048 and cloning.puzzles > 0
+
+
+def test_the_bc_ppo_recipe_clones_then_trains_and_says_so(tmp_path: Path) -> None:
+    config = quick_config(tmp_path, milestone=None, policy="small_cnn", recipe="bc+ppo", clone_updates=40,
+                          total_timesteps=512, eval_freq=0, **SMALL)  # fmt: skip
+    run = train(config)
+    recipe = gridlab.load(run.checkpoint).metadata["training"]["recipe"]
+    assert recipe["name"] == "bc+ppo" and recipe["cloning"]["updates"] == 40
+    assert TrainConfig.load(run.run_dir / "config.yaml").clone_updates == 40
+    plain = train(quick_config(tmp_path, total_timesteps=256, eval_freq=0))
+    assert gridlab.load(plain.checkpoint).metadata["training"]["recipe"] == {"name": "ppo"}
+    for bad in ({"milestone": "v1"}, {"policy": "convlstm", **SMALL}):
+        with pytest.raises(ValueError, match="recipe = 'bc\\+ppo' is invalid; expected ppo for milestones"):
+            TrainConfig(recipe="bc+ppo", **bad)
