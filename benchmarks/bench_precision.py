@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args()
     print(single_core() if args.threads == 1 else f"{args.threads} torch threads, not pinned")
     print(f"bf16 arithmetic units on this CPU: {bf16_hardware('cpu')}")
@@ -71,8 +72,8 @@ def main() -> None:
                 n_epochs=4, threads=args.threads, progress_bar=False, tensorboard=False, **settings,
             )  # fmt: skip
             torch.set_num_threads(args.threads)
-            rates = {}
-            for precision in ("fp32", "bf16"):
+            rates = dict.fromkeys(("fp32", "bf16"), float("nan"))
+            for precision in args.precisions:
                 config.precision = precision
                 rates[precision] = steps_per_second(config, args.seconds)
             config.precision = "auto"
