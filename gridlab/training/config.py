@@ -25,7 +25,7 @@ from gridlab.files import atomic_write
 from gridlab.models.registry import MODELS, select_policy
 
 PRECISIONS = ("auto", "fp32", "bf16")
-RECIPES = ("ppo", "bc+ppo")
+RECIPES = ("ppo", "bc+ppo", "bc+kickstart")
 _MODEL_OPTIONS = tuple(dict.fromkeys(field for entry in MODELS.values() for field in entry.options.values()))
 VEC_ENVS = ("batched", "dummy")
 
@@ -87,12 +87,17 @@ class TrainConfig:
     drc_strip_pool: bool = False
     """ConvLSTM: row and column (strip) pooling of each layer's state into its gates."""
     recipe: str = "ppo"
-    """How the policy is taught: ppo (reinforcement learning alone), or bc+ppo (behaviour cloning on
-    fresh solver-labelled puzzles first, then PPO)."""
+    """How the policy is taught: ppo (reinforcement learning alone); bc+ppo (behaviour cloning on
+    fresh solver-labelled puzzles first, then PPO); bc+kickstart (cloning, then PPO with a
+    distillation term toward the clone whose weight anneals to zero)."""
     clone_updates: int = 2000
     """bc+ppo: Adam steps of behaviour cloning (batches of batch_size states)."""
     clone_learning_rate: float = 1e-3
     """bc+ppo: Adam's step size while cloning."""
+    kickstart_coef: float = 1.0
+    """bc+kickstart: weight of the distillation term at the start of PPO."""
+    kickstart_steps: int | None = None
+    """bc+kickstart: steps over which that weight falls linearly to 0 (None: half of total_timesteps)."""
     init_from: str | None = None
     """Checkpoint whose weights start this run (same policy and board; more robots allowed)."""
     # -- PPO / RecurrentPPO --------------------------------------------------------------------
@@ -221,6 +226,10 @@ class TrainConfig:
         if self.recipe != "ppo" and (self.milestone is not None or MODELS[policy].recurrent):
             reason = "cloning needs random boards and a feed-forward policy"
             _bad("recipe", self.recipe, f"ppo for milestones and recurrent policies ({reason})")
+        if self.kickstart_steps is not None and self.kickstart_steps < 1:
+            _bad("kickstart_steps", self.kickstart_steps, "a positive number of steps or None")
+        if not self.kickstart_coef >= 0:
+            _bad("kickstart_coef", self.kickstart_coef, "a number >= 0")
         if not self.clone_learning_rate > 0:
             _bad("clone_learning_rate", self.clone_learning_rate, "a positive number")
         if MODELS[policy].recurrent:
@@ -259,6 +268,8 @@ class TrainConfig:
             ignored.add("log_checkpoints_from")
         if self.recipe == "ppo":
             ignored |= {"clone_updates", "clone_learning_rate"}
+        if self.recipe != "bc+kickstart":
+            ignored |= {"kickstart_coef", "kickstart_steps"}
         return {k: v for k, v in self.to_dict().items() if k not in ignored}
 
     @classmethod
@@ -321,6 +332,10 @@ class TrainConfig:
             return self.policy
         height, width = self.board_size()
         return select_policy(self.obs_mode, height, width, self.milestone)
+
+    def distillation_steps(self) -> int:
+        """bc+kickstart: the step at which the distillation weight reaches 0."""
+        return self.kickstart_steps or max(self.total_timesteps // 2, 1)
 
     def board_size(self) -> tuple[int, int]:
         if self.milestone is None:

@@ -21,6 +21,7 @@ from gridlab.env.spec import BankRef, EnvSpec
 from gridlab.models.precision import set_precision
 from gridlab.models.registry import MODELS, PolicySpec
 from gridlab.training.config import TrainConfig
+from gridlab.training.kickstart import KickstartedPPO
 from gridlab.training.precision import resolve_precision
 from gridlab.training.recurrent_ppo import ChunkedRecurrentPPO
 
@@ -70,13 +71,18 @@ def policy_spec(config: TrainConfig) -> PolicySpec:
 
 
 def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) -> PPO | RecurrentPPO:
-    """The learner for a run: SB3's PPO, or for a recurrent policy `ChunkedRecurrentPPO` (sb3-contrib's
-    RecurrentPPO on whole ``bptt_length`` chunks), its policy computing at ``config.precision``
+    """The learner for a run: SB3's PPO (`KickstartedPPO` for the bc+kickstart recipe), or for a
+    recurrent policy `ChunkedRecurrentPPO` (sb3-contrib's RecurrentPPO on whole ``bptt_length``
+    chunks), its policy computing at ``config.precision``
     (``auto`` resolved by `resolve_precision`)."""
     spec = policy_spec(config)
     policy_class, policy_kwargs = spec.entry.policy_kwargs(spec.kwargs)
     torch.set_num_threads(config.threads)
     algorithm: Callable[..., PPO | RecurrentPPO] = PPO
+    if config.recipe == "bc+kickstart":
+        algorithm = functools.partial(
+            KickstartedPPO, kickstart_coef=config.kickstart_coef, kickstart_steps=config.distillation_steps()
+        )
     if spec.entry.recurrent:
         algorithm = functools.partial(ChunkedRecurrentPPO, bptt_length=config.bptt_length)
     learning_rate: float | Schedule = config.learning_rate

@@ -1,7 +1,8 @@
 """`train(config)`: a run from a `TrainConfig` to a checkpoint, readable top to bottom.
 
     config in -> environments -> model (PPO, or RecurrentPPO for the ConvLSTM) -> recipe's teacher
-    (bc+ppo: behaviour cloning on fresh solver-labelled puzzles) -> callbacks
+    (bc+...: behaviour cloning on fresh solver-labelled puzzles; bc+kickstart then distils from it)
+    -> callbacks
     (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
 
 A new run never writes into another run's folder: it takes ``config.name()`` or, if that folder
@@ -41,6 +42,7 @@ from gridlab.training.config import TrainConfig
 from gridlab.training.evaluation import EvaluationResult, evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
 from gridlab.training.imitation import clone
+from gridlab.training.kickstart import KickstartedPPO
 from gridlab.training.stream import SolverStream
 from gridlab.training.transfer import start_from
 
@@ -96,6 +98,14 @@ def train(
     resumed = None if resume_from is None else read_checkpoint(resume_from)
     if resumed is not None and resumed.policy_spec != policy_spec(config):  # before touching its folder
         raise ValueError(f"checkpoint {resume_from} was trained with another policy; resume with its config")
+    if resumed is not None and config.recipe == "bc+kickstart":
+        done = resumed.metadata["training"]["num_timesteps"]
+        if done < config.distillation_steps():  # the teacher (the clone) is not in the checkpoint
+            raise ValueError(
+                f"checkpoint {resume_from} is still distilling ({done} of {config.distillation_steps()} "
+                "steps) and its teacher is not saved; resume it once kickstart_steps have passed, or start "
+                "again"
+            )
     run_dir = _run_folder(config, resume_from)
     config.save(run_dir / "config.yaml")
 
@@ -121,13 +131,15 @@ def train(
     elif config.init_from is not None:
         parent = start_from(config.init_from, model.policy, config, eval_env)
     recipe = {"name": config.recipe} if resumed is None else resumed.metadata["training"].get("recipe")
-    if resumed is None and config.recipe == "bc+ppo":  # teach the solver's moves first, then PPO
+    if resumed is None and config.recipe != "ppo":  # teach the solver's moves first, then PPO
         with SolverStream(config, seed=config.seed) as stream:
             cloning = clone(
                 model.policy, stream, config.clone_updates, config.batch_size, config.clone_learning_rate,
                 config.vf_coef, config.seed, config.progress_bar,
             )  # fmt: skip
         recipe = {"name": config.recipe, "cloning": cloning.summary()}
+    if isinstance(model, KickstartedPPO) and resumed is None:  # distil from the clone
+        model.set_teacher(model.policy)
 
     # CALLBACKS: evaluation (+ curriculum, early stop) and periodic checkpoints
     started = time.perf_counter()

@@ -1,0 +1,87 @@
+"""KickstartedPPO: each update adds exactly the distillation gradient; its weight anneals to zero."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CallbackList
+
+import gridlab
+from gridlab.env import BatchedRicochetVecEnv
+from gridlab.models import policy_kwargs_for
+from gridlab.training import train
+from gridlab.training.kickstart import KickstartedPPO
+from tests.conftest import quick_config
+
+BOARD = {"height": 5, "width": 5, "num_robots": 1, "min_moves": 1, "max_moves": 5}
+
+
+def one_update(model: PPO) -> dict[str, torch.Tensor]:
+    """Collect one rollout and train on it; the change of every weight."""
+    _, callback = model._setup_learn(model.n_steps * model.n_envs, CallbackList([]))
+    callback.on_training_start(locals(), globals())
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    before = {name: p.detach().clone() for name, p in model.policy.named_parameters()}
+    model.train()
+    return {name: p.detach() - before[name] for name, p in model.policy.named_parameters()}
+
+
+def make(algorithm: type[PPO], **kwargs: object) -> PPO:
+    venv = BatchedRicochetVecEnv(2, seed=0, **BOARD)
+    settings = policy_kwargs_for("mlp", hidden=16) | {"optimizer_class": torch.optim.SGD}
+    return algorithm("MlpPolicy", venv, n_steps=16, batch_size=32, n_epochs=1, learning_rate=1.0,
+                     max_grad_norm=1e9, seed=0, policy_kwargs=settings, **kwargs)  # fmt: skip
+
+
+def test_an_update_is_ppo_plus_the_gradient_of_the_distillation_term() -> None:
+    plain = one_update(make(PPO))
+    kicked = make(KickstartedPPO, kickstart_coef=0.7, kickstart_steps=10**9)
+    teacher = make(PPO).policy  # built with the same seed: shift its weights to make it another network
+    noise = torch.Generator().manual_seed(1)  # not the global generator, which the rollouts sample from
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(torch.randn(p.shape, generator=noise))
+    kicked.set_teacher(teacher)
+    student = {name: p.detach().clone() for name, p in kicked.policy.named_parameters()}
+    changes = one_update(kicked)
+    coef = kicked.coefficient()  # after the rollout's 32 steps: 0.7 * (1 - 32e-9)
+
+    # the reference: coef * H(teacher, student) over the rollout's observations, at the start weights
+    reference = make(PPO).policy
+    reference.load_state_dict({**reference.state_dict(), **student})
+    obs = torch.as_tensor(kicked.rollout_buffer.observations.reshape(32, *kicked.observation_space.shape))
+    with torch.no_grad():
+        target = kicked.teacher.get_distribution(obs).distribution.probs
+    log_probs = torch.log_softmax(reference.get_distribution(obs).distribution.logits, dim=1)
+    (coef * -(target * log_probs).sum(dim=1).mean()).backward()
+    for name, p in reference.named_parameters():
+        expected = -p.grad if p.grad is not None else torch.zeros_like(p)
+        torch.testing.assert_close(changes[name] - plain[name], expected, atol=1e-5, rtol=1e-4, msg=name)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in reference.parameters())
+    assert "zero_grad" not in vars(kicked.policy.optimizer)  # the optimizer is itself again
+
+
+def test_the_weight_falls_linearly_to_zero_and_needs_a_teacher() -> None:
+    model = make(KickstartedPPO, kickstart_coef=2.0, kickstart_steps=1000)
+    assert model.coefficient() == 0.0  # no teacher yet: plain PPO
+    model.set_teacher(model.policy)
+    weights = []
+    for step in (0, 250, 1000, 5000):
+        model.num_timesteps = step
+        weights.append(model.coefficient())
+    assert weights == [2.0, 1.5, 0.0, 0.0]
+    assert all(not p.requires_grad for p in model.teacher.parameters())
+
+
+def test_the_bc_kickstart_recipe_distils_from_the_clone(tmp_path: Path) -> None:
+    config = quick_config(tmp_path, milestone=None, policy="mlp", recipe="bc+kickstart", clone_updates=30,
+                          total_timesteps=1024, kickstart_steps=4096, eval_freq=0, **BOARD)  # fmt: skip
+    run = train(config)
+    agent = gridlab.load(run.checkpoint)
+    assert agent.metadata["training"]["recipe"]["name"] == "bc+kickstart"
+    assert agent.metadata["config"]["kickstart_steps"] == 4096
+    with pytest.raises(ValueError, match=r"is still distilling \(1024 of 4096 steps\)"):
+        train(config, resume_from=run.checkpoint)
+    assert np.isfinite(agent.evaluate(episodes=20, progress=False).success_rate)
