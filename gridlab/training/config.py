@@ -25,7 +25,7 @@ from gridlab.files import atomic_write
 from gridlab.models.registry import MODELS, select_policy
 
 PRECISIONS = ("auto", "fp32", "bf16")
-RECIPES = ("ppo", "bc+ppo", "bc+kickstart")
+RECIPES = ("ppo", "bc+ppo", "bc+kickstart", "dagger+ppo")
 _MODEL_OPTIONS = tuple(dict.fromkeys(field for entry in MODELS.values() for field in entry.options.values()))
 VEC_ENVS = ("batched", "dummy")
 
@@ -89,11 +89,16 @@ class TrainConfig:
     recipe: str = "ppo"
     """How the policy is taught: ppo (reinforcement learning alone); bc+ppo (behaviour cloning on
     fresh solver-labelled puzzles first, then PPO); bc+kickstart (cloning, then PPO with a
-    distillation term toward the clone whose weight anneals to zero)."""
+    distillation term toward the clone whose weight anneals to zero); dagger+ppo (cloning with the
+    learner's own states relabelled by the solver mixed in, then PPO)."""
     clone_updates: int = 2000
     """bc+ppo: Adam steps of behaviour cloning (batches of batch_size states)."""
     clone_learning_rate: float = 1e-3
     """bc+ppo: Adam's step size while cloning."""
+    dagger_every: int = 100
+    """dagger+ppo: cloning updates between collections of the learner's own states."""
+    dagger_states: int = 512
+    """dagger+ppo: states the learner plays and the solver labels at each collection."""
     kickstart_coef: float = 1.0
     """bc+kickstart: weight of the distillation term at the start of PPO."""
     kickstart_steps: int | None = None
@@ -197,6 +202,7 @@ class TrainConfig:
         sizes = [name for name in _MODEL_OPTIONS if name not in switches]
         positive = ("max_steps", "total_timesteps", "n_steps", "batch_size", "n_envs", "n_epochs",
                     "eval_episodes", "threads", "curriculum_start", "bptt_length", "clone_updates",
+                    "dagger_every", "dagger_states",
                     *sizes)  # fmt: skip
         for name in switches:
             if not isinstance(getattr(self, name), bool):
@@ -270,6 +276,8 @@ class TrainConfig:
             ignored |= {"clone_updates", "clone_learning_rate"}
         if self.recipe != "bc+kickstart":
             ignored |= {"kickstart_coef", "kickstart_steps"}
+        if self.recipe != "dagger+ppo":
+            ignored |= {"dagger_every", "dagger_states"}
         return {k: v for k, v in self.to_dict().items() if k not in ignored}
 
     @classmethod

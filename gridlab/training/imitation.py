@@ -22,6 +22,7 @@ target too, into a policy that PPO then fine-tunes (``TrainConfig.recipe="bc+ppo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,7 +36,7 @@ from gridlab.env.puzzle_bank import PuzzleBank
 from gridlab.env.solver import solve
 from gridlab.training.config import TrainConfig
 from gridlab.training.factory import policy_spec
-from gridlab.training.stream import SolverStream, label_plan
+from gridlab.training.stream import LabelledStates, SolverStream, label_plan
 
 
 @dataclass
@@ -178,6 +179,7 @@ class Cloning:
         states, puzzles: Labelled states and puzzles the stream delivered.
         reuse: States drawn per state delivered (about 1 or less: never repeated).
         seconds: Wall-clock time.
+        dagger_states: The learner's own states labelled by the solver (DAgger), 0 without.
     """
 
     losses: list[float]
@@ -186,13 +188,14 @@ class Cloning:
     puzzles: int
     reuse: float
     seconds: float
+    dagger_states: int = 0
 
     def summary(self) -> dict[str, float | int]:
         """What a checkpoint records of the cloning (no curves)."""
         return {
             "updates": len(self.losses), "final_loss": self.losses[-1],
             "final_value_loss": self.value_losses[-1], "states": self.states, "puzzles": self.puzzles,
-            "reuse": self.reuse, "seconds": self.seconds,
+            "reuse": self.reuse, "seconds": self.seconds, "dagger_states": self.dagger_states,
         }  # fmt: skip
 
 
@@ -205,6 +208,8 @@ def clone(
     vf_coef: float = 0.5,
     seed: int = 0,
     progress: bool = True,
+    dagger: Callable[[ActorCriticPolicy], LabelledStates] | None = None,
+    dagger_every: int = 100,
 ) -> Cloning:
     """Behaviour cloning on fresh solver-labelled states: train ``policy`` in place.
 
@@ -221,6 +226,10 @@ def clone(
         vf_coef: Weight of the value loss.
         seed: Which buffered states each batch draws.
         progress: Show a progress bar.
+        dagger: With it, every ``dagger_every`` updates ``dagger(policy)`` (e.g. `dagger_states`
+            bound to an env) gives the learner's own states labelled by the solver, which join
+            the buffer (DAgger).
+        dagger_every: Updates between DAgger collections.
     """
     if hasattr(policy, "lstm_actor"):
         raise ValueError("clone trains feed-forward policies; a recurrent policy is cloned over trajectories")
@@ -228,9 +237,12 @@ def clone(
     policy.set_training_mode(True)
     losses, value_losses = [], []
     start = time.perf_counter()
-    for batch in tqdm(
-        stream.batches(batch_size, updates, seed), total=updates, desc="cloning", disable=not progress
-    ):
+    batches = stream.batches(batch_size, updates, seed)
+    for update, batch in enumerate(tqdm(batches, total=updates, desc="cloning", disable=not progress)):
+        if dagger is not None and update % dagger_every == dagger_every - 1:
+            policy.set_training_mode(False)
+            stream.add(dagger(policy))
+            policy.set_training_mode(True)
         obs = torch.as_tensor(batch.obs, dtype=torch.float32, device=policy.device)
         optimal = torch.as_tensor(batch.optimal, dtype=torch.float32, device=policy.device)
         latent_pi, latent_vf = _latents(policy, obs)
@@ -245,8 +257,9 @@ def clone(
     policy.set_training_mode(False)
     seconds = time.perf_counter() - start
     return Cloning(
-        losses, value_losses, stream.states_received, stream.puzzles_received, stream.reuse, seconds
-    )
+        losses, value_losses, stream.states_received, stream.puzzles_received, stream.reuse, seconds,
+        stream.states_added,
+    )  # fmt: skip
 
 
 def _latents(policy: ActorCriticPolicy, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

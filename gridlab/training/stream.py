@@ -167,7 +167,7 @@ class SolverStream:
         self.capacity = buffer
         self._buffer: LabelledStates | None = None
         self._filled = self._next = 0
-        self.states_received = self.puzzles_received = self.states_drawn = 0
+        self.states_received = self.puzzles_received = self.states_drawn = self.states_added = 0
 
     # -- receiving ------------------------------------------------------------------------------
     def receive(self, wait: bool = False) -> int:
@@ -192,6 +192,11 @@ class SolverStream:
             arrived += len(states)
             self.states_received += len(states)
             self.puzzles_received += puzzles
+
+    def add(self, states: LabelledStates) -> None:
+        """Put states labelled elsewhere (DAgger's: the learner's own) into the buffer beside the stream's."""
+        self._store(states)
+        self.states_added += len(states)
 
     def _store(self, states: LabelledStates) -> None:
         if self._buffer is None:
@@ -220,8 +225,8 @@ class SolverStream:
 
     @property
     def reuse(self) -> float:
-        """States drawn per state received: about 1 or less means (almost) never repeated."""
-        return self.states_drawn / max(self.states_received, 1)
+        """States drawn per state received or added: about 1 or less means (almost) never repeated."""
+        return self.states_drawn / max(self.states_received + self.states_added, 1)
 
     # -- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:

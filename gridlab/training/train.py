@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 from gridlab.checkpoints import read_checkpoint, save_checkpoint
 from gridlab.env.ricochet_env import RicochetRobotsEnv
@@ -39,11 +40,12 @@ from gridlab.files import new_folder
 from gridlab.models.precision import precision_of
 from gridlab.training.callbacks import CheckpointCallback, Curriculum, EvalCallback, log_spaced_steps
 from gridlab.training.config import TrainConfig
+from gridlab.training.dagger import dagger_states
 from gridlab.training.evaluation import EvaluationResult, evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
-from gridlab.training.imitation import clone
+from gridlab.training.imitation import Cloning, clone
 from gridlab.training.kickstart import KickstartedPPO
-from gridlab.training.stream import SolverStream
+from gridlab.training.stream import LabelledStates, SolverStream
 from gridlab.training.transfer import start_from
 
 
@@ -130,14 +132,11 @@ def train(
         parent = stats.get("init_from")
     elif config.init_from is not None:
         parent = start_from(config.init_from, model.policy, config, eval_env)
-    recipe = {"name": config.recipe} if resumed is None else resumed.metadata["training"].get("recipe")
+    recipe: dict[str, Any] = {"name": config.recipe}
+    if resumed is not None:  # checkpoints from before recipes were all plain PPO
+        recipe = resumed.metadata["training"].get("recipe", {"name": "ppo"})
     if resumed is None and config.recipe != "ppo":  # teach the solver's moves first, then PPO
-        with SolverStream(config, seed=config.seed) as stream:
-            cloning = clone(
-                model.policy, stream, config.clone_updates, config.batch_size, config.clone_learning_rate,
-                config.vf_coef, config.seed, config.progress_bar,
-            )  # fmt: skip
-        recipe = {"name": config.recipe, "cloning": cloning.summary()}
+        recipe["cloning"] = _clone_the_solver(config, model.policy).summary()
     if isinstance(model, KickstartedPPO) and resumed is None:  # distil from the clone
         model.set_teacher(model.policy)
 
@@ -206,6 +205,25 @@ def train(
     finally:
         venv.close()
     return Run(run_dir, final, pd.DataFrame(evaluator.history), evaluation, interrupted)
+
+
+def _clone_the_solver(config: TrainConfig, policy: ActorCriticPolicy) -> Cloning:
+    """The recipe's teaching phase: behaviour cloning on fresh solver-labelled puzzles, with the
+    learner's own states relabelled by the solver mixed in for ``dagger+ppo``."""
+    dagger = None
+    if config.recipe == "dagger+ppo":
+        play = RicochetRobotsEnv(**env_kwargs(config), seed=config.seed + 10_000)
+
+        def dagger(learner: ActorCriticPolicy) -> LabelledStates:
+            return dagger_states(
+                learner, play, config.dagger_states, config.step_penalty, config.goal_reward, config.gamma
+            )
+
+    with SolverStream(config, seed=config.seed) as stream:
+        return clone(
+            policy, stream, config.clone_updates, config.batch_size, config.clone_learning_rate,
+            config.vf_coef, config.seed, config.progress_bar, dagger, config.dagger_every,
+        )  # fmt: skip
 
 
 def _run_folder(config: TrainConfig, resume_from: str | Path | None) -> Path:

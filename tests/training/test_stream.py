@@ -11,6 +11,7 @@ from gridlab.env import RicochetRobotsEnv
 from gridlab.env.generator import BoardSpec, random_layout
 from gridlab.training import TrainConfig, train
 from gridlab.training import stream as stream_module
+from gridlab.training.dagger import dagger_states
 from gridlab.training.factory import policy_spec
 from gridlab.training.imitation import clone
 from gridlab.training.stream import SolverStream, optimal_value
@@ -102,3 +103,25 @@ def test_the_bc_ppo_recipe_clones_then_trains_and_says_so(tmp_path: Path) -> Non
     for bad in ({"milestone": "v1"}, {"policy": "convlstm", **SMALL}):
         with pytest.raises(ValueError, match="recipe = 'bc\\+ppo' is invalid; expected ppo for milestones"):
             TrainConfig(recipe="bc+ppo", **bad)
+
+
+def test_dagger_labels_the_states_the_learner_visits() -> None:
+    env = RicochetRobotsEnv(**SMALL, seed=0)
+    spec = policy_spec(TrainConfig(policy="small_cnn", **SMALL))
+    policy = spec.build(env.observation_space, env.action_space)
+    states = dagger_states(policy, env, n=300, step_penalty=-0.01, goal_reward=1.0, gamma=0.99)
+    assert len(states) == 300 and states.obs.shape == (300, 7, 5, 5) and states.obs.dtype == np.uint8
+    assert states.optimal.any(axis=1).all() and (states.length >= 1).all()
+    np.testing.assert_allclose(states.value, optimal_value(states.length, -0.01, 1.0, 0.99), rtol=1e-6)
+    # an untrained learner wanders off every optimal plan: the puzzles it meets are drawn with at most
+    # 5 optimal moves, and it reaches states that need more, which only its own play can produce
+    assert states.length.max() > SMALL["max_moves"]
+
+
+def test_dagger_states_join_the_clone_and_the_recipe_records_them(tmp_path: Path) -> None:
+    dagger = {"recipe": "dagger+ppo", "clone_updates": 40, "dagger_every": 10, "dagger_states": 64}
+    config = quick_config(tmp_path, milestone=None, policy="small_cnn", total_timesteps=256, eval_freq=0,
+                          **dagger, **SMALL)  # fmt: skip
+    run = train(config)
+    cloning = gridlab.load(run.checkpoint).metadata["training"]["recipe"]["cloning"]
+    assert cloning["dagger_states"] == 4 * 64 and cloning["updates"] == 40
