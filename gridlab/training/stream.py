@@ -7,11 +7,13 @@ each, and labels every state along one optimal plan with
 * ``length``: the optimal number of moves left, and
 * ``value``: the discounted return an optimal player gets from there under the run's rewards.
 
-Chunks of states arrive through a queue; `SolverStream.batches` keeps the newest states in a
-buffer and draws training batches from it, so a learner never waits for the generator: when
-states come faster than it trains, each is used about once; when slower, recent states are
-reused, and `SolverStream.reuse` says how often. With one producer the stream is deterministic
-for a seed: the same puzzles, in the same order.
+Chunks of states arrive through a queue, up to ``prefetch`` chunks ahead of the learner.
+`SolverStream.batches` keeps the newest states in a buffer and draws training batches from it,
+taking one more chunk each time the batches have drawn as many states as a chunk holds: every
+state is drawn about once, and a learner waits only if the producer falls behind (it makes
+about twice the states a SmallCNN learner draws on this machine; `SolverStream.reuse` reports).
+The producer is deterministic for a seed and the chunks are taken on that fixed schedule, so
+the same seed gives the same batches, however fast either side runs.
 
     with SolverStream(config, seed=0) as stream:
         for obs, optimal, value in stream.batches(batch_size=256, n=1000):
@@ -164,34 +166,40 @@ class SolverStream:
             target=_produce, args=(settings, chunk, seed, self._queue, self._stop), daemon=True
         )
         self._process.start()
-        self.capacity = buffer
+        self.capacity, self.chunk = buffer, chunk
         self._buffer: LabelledStates | None = None
         self._filled = self._next = 0
         self.states_received = self.puzzles_received = self.states_drawn = self.states_added = 0
+        self.chunks_received = 0
 
     # -- receiving ------------------------------------------------------------------------------
     def receive(self, wait: bool = False) -> int:
-        """Move the chunks that have arrived into the buffer (with ``wait``, at least one).
+        """Take every chunk that has arrived into the buffer (with ``wait``, at least one), off
+        `batches`' schedule: for measuring the producer, not for training.
 
         Returns:
             How many states arrived.
         """
         arrived = 0
-        while True:
-            try:
-                states, puzzles = (
-                    self._queue.get(timeout=60.0) if wait and not arrived else self._queue.get_nowait()
-                )
-            except queue.Empty:
-                if wait and not arrived:
-                    raise RuntimeError("the solver stream's producer sent nothing for 60 s") from None
-                return arrived
-            if states is None:
-                raise RuntimeError(f"the solver stream's producer failed:\n{puzzles}")
-            self._store(states)
-            arrived += len(states)
-            self.states_received += len(states)
-            self.puzzles_received += puzzles
+        while self._take(block=wait and not arrived):
+            arrived += self.chunk
+        return arrived
+
+    def _take(self, block: bool) -> bool:
+        """Move one chunk into the buffer; False if none has arrived and ``block`` is False."""
+        try:
+            states, puzzles = self._queue.get(timeout=60.0) if block else self._queue.get_nowait()
+        except queue.Empty:
+            if block:
+                raise RuntimeError("the solver stream's producer sent nothing for 60 s") from None
+            return False
+        if states is None:
+            raise RuntimeError(f"the solver stream's producer failed:\n{puzzles}")
+        self._store(states)
+        self.chunks_received += 1
+        self.states_received += len(states)
+        self.puzzles_received += puzzles
+        return True
 
     def add(self, states: LabelledStates) -> None:
         """Put states labelled elsewhere (DAgger's: the learner's own) into the buffer beside the stream's."""
@@ -212,12 +220,13 @@ class SolverStream:
 
     # -- drawing --------------------------------------------------------------------------------
     def batches(self, batch_size: int, n: int, seed: int = 0) -> Iterator[LabelledStates]:
-        """``n`` batches drawn uniformly from the buffer, topped up with whatever has arrived
-        before each draw (the first waits for the producer's first chunk)."""
+        """``n`` batches drawn uniformly from the buffer; before each, the buffer has taken one
+        chunk plus one more per chunk's worth of states drawn so far (waiting for it if need be)."""
         rng = np.random.default_rng(seed)
         for _ in range(n):
-            self.receive(wait=self._filled == 0)
-            assert self._buffer is not None  # filled by receive
+            while self.chunks_received < 1 + self.states_drawn // self.chunk:
+                self._take(block=True)
+            assert self._buffer is not None  # filled by _take
             rows = rng.integers(self._filled, size=batch_size)
             self.states_drawn += batch_size
             b = self._buffer
