@@ -90,7 +90,8 @@ class TrainConfig:
     """How the policy is taught: ppo (reinforcement learning alone); bc+ppo (behaviour cloning on
     fresh solver-labelled puzzles first, then PPO); bc+kickstart (cloning, then PPO with a
     distillation term toward the clone whose weight anneals to zero); dagger+ppo (cloning with the
-    learner's own states relabelled by the solver mixed in, then PPO)."""
+    learner's own states relabelled by the solver mixed in, then PPO). A recurrent policy is
+    cloned over whole trajectories (bc+ppo and dagger+ppo; not bc+kickstart)."""
     clone_updates: int = 2000
     """bc+ppo: Adam steps of behaviour cloning (batches of batch_size states)."""
     clone_learning_rate: float = 1e-3
@@ -229,9 +230,11 @@ class TrainConfig:
         if self.milestone is not None and self.bank is not None:
             _bad("bank", self.bank, "None when training on a milestone")
         policy = self.resolved_policy()
-        if self.recipe != "ppo" and (self.milestone is not None or MODELS[policy].recurrent):
-            reason = "cloning needs random boards and a feed-forward policy"
-            _bad("recipe", self.recipe, f"ppo for milestones and recurrent policies ({reason})")
+        if self.recipe != "ppo" and self.milestone is not None:
+            _bad("recipe", self.recipe, "ppo for milestones (cloning draws fresh random boards)")
+        if self.recipe == "bc+kickstart" and MODELS[policy].recurrent:
+            _bad("recipe", self.recipe, "ppo, bc+ppo or dagger+ppo for a recurrent policy (kickstarting "
+                 "distils into feed-forward policies)")  # fmt: skip
         if self.kickstart_steps is not None and self.kickstart_steps < 1:
             _bad("kickstart_steps", self.kickstart_steps, "a positive number of steps or None")
         if not self.kickstart_coef >= 0:

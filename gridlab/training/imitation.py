@@ -16,7 +16,9 @@ would not be the policy it is as an agent.
 
 `clone` is the training recipe's version: behaviour cloning on an endless stream of fresh
 puzzles (`gridlab.training.stream.SolverStream`), never the same few thousand, with a value
-target too, into a policy that PPO then fine-tunes (``TrainConfig.recipe="bc+ppo"``).
+target too, into a policy that PPO then fine-tunes (``TrainConfig.recipe="bc+ppo"``). It clones
+recurrent (ConvLSTM) policies too, over whole trajectories with truncated back-propagation
+through time, the way `ChunkedRecurrentPPO` trains them.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from typing import Any, cast
 import numpy as np
 import torch
 from gymnasium import spaces
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from tqdm import tqdm, trange
 
 from gridlab.env.puzzle_bank import PuzzleBank
 from gridlab.env.solver import solve
+from gridlab.models.recurrent_policy import ConvLSTMPolicy
 from gridlab.training.config import TrainConfig
 from gridlab.training.factory import policy_spec
 from gridlab.training.stream import LabelledStates, SolverStream, label_plan
@@ -210,6 +214,7 @@ def clone(
     progress: bool = True,
     dagger: Callable[[ActorCriticPolicy], LabelledStates] | None = None,
     dagger_every: int = 100,
+    sequence_length: int = 8,
 ) -> Cloning:
     """Behaviour cloning on fresh solver-labelled states: train ``policy`` in place.
 
@@ -217,11 +222,18 @@ def clone(
     the critic the discounted return of optimal play (`gridlab.training.stream.optimal_value`),
     with its own Adam optimizer (the policy's PPO optimizer is left as it was).
 
+    A feed-forward policy learns from states drawn at random (`SolverStream.batches`). A
+    `ConvLSTMPolicy` plays whole trajectories: each batch is ``batch_size // sequence_length``
+    lanes of ``sequence_length`` consecutive states (`SolverStream.sequences`), its state reset
+    where a trajectory starts and carried, detached, from one batch to the next in each lane
+    (truncated back-propagation through time over ``sequence_length`` steps).
+
     Args:
-        policy: A feed-forward SB3 policy for the stream's boards (e.g. a PPO model's policy).
+        policy: An SB3 policy for the stream's boards (e.g. a PPO model's policy): feed-forward,
+            or a `ConvLSTMPolicy`.
         stream: Where the states come from (its producer runs on another core).
         updates: Adam steps.
-        batch_size: States per step.
+        batch_size: States per step (for a recurrent policy, a multiple of ``sequence_length``).
         learning_rate: Adam's step size.
         vf_coef: Weight of the value loss.
         seed: Which buffered states each batch draws.
@@ -230,14 +242,27 @@ def clone(
             bound to an env) gives the learner's own states labelled by the solver, which join
             the buffer (DAgger).
         dagger_every: Updates between DAgger collections.
+        sequence_length: A recurrent policy's steps of back-propagation through time.
     """
-    if hasattr(policy, "lstm_actor"):
-        raise ValueError("clone trains feed-forward policies; a recurrent policy is cloned over trajectories")
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
     policy.set_training_mode(True)
     losses, value_losses = [], []
     start = time.perf_counter()
-    batches = stream.batches(batch_size, updates, seed)
+    if isinstance(policy, ConvLSTMPolicy):
+        if batch_size % sequence_length:
+            raise ValueError(
+                f"batch_size {batch_size} must be a multiple of sequence_length {sequence_length} for a "
+                "recurrent policy"
+            )
+        lanes = batch_size // sequence_length
+        batches = stream.sequences(lanes, sequence_length, updates)
+        drc = policy.lstm_actor
+        zeros = torch.zeros(drc.num_layers, lanes, drc.hidden_size, device=policy.device)
+        state = (zeros, zeros)  # reset at each lane's first state anyway
+    elif isinstance(policy, RecurrentActorCriticPolicy):
+        raise ValueError(f"clone trains feed-forward and ConvLSTM policies; not {type(policy).__name__}")
+    else:
+        batches = stream.batches(batch_size, updates, seed)
     for update, batch in enumerate(tqdm(batches, total=updates, desc="cloning", disable=not progress)):
         if dagger is not None and update % dagger_every == dagger_every - 1:
             policy.set_training_mode(False)
@@ -245,7 +270,12 @@ def clone(
             policy.set_training_mode(True)
         obs = torch.as_tensor(batch.obs, dtype=torch.float32, device=policy.device)
         optimal = torch.as_tensor(batch.optimal, dtype=torch.float32, device=policy.device)
-        latent_pi, latent_vf = _latents(policy, obs)
+        if isinstance(policy, ConvLSTMPolicy):
+            starts = torch.as_tensor(batch.start, dtype=torch.float32, device=policy.device)
+            latent_pi, latent_vf, (h, c) = policy.latent(obs, state, starts)
+            state = (h.detach(), c.detach())
+        else:
+            latent_pi, latent_vf = _latents(policy, obs)
         loss = _cross_entropy(policy, latent_pi, optimal / optimal.sum(dim=1, keepdim=True))
         value = policy.value_net(latent_vf).flatten()
         value_loss = ((value - torch.as_tensor(batch.value, device=policy.device)) ** 2).mean()

@@ -49,15 +49,28 @@ class LabelledStates:
         optimal: ``(n, 4 * robots)`` bool, True for each move that starts some optimal plan.
         length: ``(n,)`` optimal moves left.
         value: ``(n,)`` float32 discounted return of optimal play from the state.
+        start: ``(n,)`` bool, True where a trajectory begins; each state up to the next start
+            is the one its predecessor's move led to (what a recurrent learner is taught on).
     """
 
     obs: np.ndarray
     optimal: np.ndarray
     length: np.ndarray
     value: np.ndarray
+    start: np.ndarray
 
     def __len__(self) -> int:
         return len(self.length)
+
+    def __getitem__(self, rows: slice | np.ndarray) -> LabelledStates:
+        return LabelledStates(*(getattr(self, name)[rows] for name in FIELDS))
+
+    @staticmethod
+    def concatenate(parts: list[LabelledStates]) -> LabelledStates:
+        return LabelledStates(*(np.concatenate([getattr(p, name) for p in parts]) for name in FIELDS))
+
+
+FIELDS = ("obs", "optimal", "length", "value", "start")
 
 
 def optimal_value(length: np.ndarray, step_penalty: float, goal_reward: float, gamma: float) -> np.ndarray:
@@ -108,6 +121,7 @@ def _produce_chunks(
     obs: list[np.ndarray] = []
     optimal: list[np.ndarray] = []
     lengths: list[int] = []
+    starts: list[bool] = []
     puzzles = 0
     while not stop.is_set() and os.getppid() == parent:
         layout, plan = random_layout(spec, rng, settings["min_moves"], settings["max_moves"])
@@ -115,6 +129,7 @@ def _produce_chunks(
         obs += more[0]
         optimal += more[1]
         lengths += more[2]
+        starts += [True] + [False] * (len(plan) - 1)
         puzzles += 1
         if len(lengths) >= chunk:
             length = np.array(lengths[:chunk])
@@ -122,9 +137,10 @@ def _produce_chunks(
                 length, settings["step_penalty"], settings["goal_reward"], settings["gamma"]
             )
             states = LabelledStates(
-                np.stack(obs[:chunk]).astype(np.uint8), np.stack(optimal[:chunk]), length, value
-            )
-            obs, optimal, lengths = obs[chunk:], optimal[chunk:], lengths[chunk:]
+                np.stack(obs[:chunk]).astype(np.uint8), np.stack(optimal[:chunk]), length, value,
+                np.array(starts[:chunk]),
+            )  # fmt: skip
+            obs, optimal, lengths, starts = obs[chunk:], optimal[chunk:], lengths[chunk:], starts[chunk:]
             while not stop.is_set() and os.getppid() == parent:
                 try:
                     out.put((states, puzzles), timeout=0.1)
@@ -171,6 +187,7 @@ class SolverStream:
         self._filled = self._next = 0
         self.states_received = self.puzzles_received = self.states_drawn = self.states_added = 0
         self.chunks_received = 0
+        self._added: list[LabelledStates] | None = None  # for `sequences`' lanes, once it runs
 
     # -- receiving ------------------------------------------------------------------------------
     def receive(self, wait: bool = False) -> int:
@@ -187,33 +204,43 @@ class SolverStream:
 
     def _take(self, block: bool) -> bool:
         """Move one chunk into the buffer; False if none has arrived and ``block`` is False."""
+        states = self._receive(block)
+        if states is not None:
+            self._store(states)
+        return states is not None
+
+    def _receive(self, block: bool) -> LabelledStates | None:
+        """The next chunk from the producer; None if none has arrived and ``block`` is False."""
         try:
             states, puzzles = self._queue.get(timeout=60.0) if block else self._queue.get_nowait()
         except queue.Empty:
             if block:
                 raise RuntimeError("the solver stream's producer sent nothing for 60 s") from None
-            return False
+            return None
         if states is None:
             raise RuntimeError(f"the solver stream's producer failed:\n{puzzles}")
-        self._store(states)
         self.chunks_received += 1
         self.states_received += len(states)
         self.puzzles_received += puzzles
-        return True
+        return states
 
     def add(self, states: LabelledStates) -> None:
-        """Put states labelled elsewhere (DAgger's: the learner's own) into the buffer beside the stream's."""
-        self._store(states)
+        """Put states labelled elsewhere (DAgger's: the learner's own) beside the stream's: into
+        the buffer, or once `sequences` runs, into its lanes ahead of the producer's next chunks."""
+        if self._added is not None:
+            self._added.append(states)
+        else:
+            self._store(states)
         self.states_added += len(states)
 
     def _store(self, states: LabelledStates) -> None:
         if self._buffer is None:
             self._buffer = LabelledStates(
-                *(np.zeros((self.capacity, *a.shape[1:]), a.dtype) for a in (states.obs, states.optimal,
-                                                                            states.length, states.value))
+                *(np.zeros((self.capacity, *getattr(states, name).shape[1:]), getattr(states, name).dtype)
+                  for name in FIELDS)
             )  # fmt: skip
         rows = (self._next + np.arange(len(states))) % self.capacity
-        for name in ("obs", "optimal", "length", "value"):
+        for name in FIELDS:
             getattr(self._buffer, name)[rows] = getattr(states, name)
         self._next = int(rows[-1] + 1) % self.capacity
         self._filled = min(self._filled + len(states), self.capacity)
@@ -229,8 +256,46 @@ class SolverStream:
             assert self._buffer is not None  # filled by _take
             rows = rng.integers(self._filled, size=batch_size)
             self.states_drawn += batch_size
-            b = self._buffer
-            yield LabelledStates(b.obs[rows], b.optimal[rows], b.length[rows], b.value[rows])
+            yield self._buffer[rows]
+
+    def sequences(self, lanes: int, length: int, n: int) -> Iterator[LabelledStates]:
+        """``n`` batches of ``lanes`` runs of ``length`` consecutive states, for a recurrent learner
+        trained by truncated back-propagation through time: lane ``i`` of a batch goes on where
+        lane ``i`` of the batch before stopped.
+
+        Rows are lane-major (lane 0's ``length`` states in order, then lane 1's), as sb3-contrib
+        orders sequences. Each lane reads whole chunks, one after another, in the order they
+        arrive (the same for a seed); a chunk's first state is marked as a start, since a chunk
+        may begin in the middle of a plan (every state on an optimal plan is itself a puzzle of
+        its remaining length). States given to `add` go to the next lane that needs a chunk,
+        before the producer's. Every state is used once, in order.
+        """
+        self._added = []
+        waiting: list[list[LabelledStates]] = [[] for _ in range(lanes)]  # each lane's unread states
+        for _ in range(n):
+            runs = []
+            for lane in waiting:
+                parts, need = [], length
+                while need:
+                    if not lane:
+                        lane.append(self._next_chunk())
+                    part = lane[0][:need]
+                    lane[0] = lane[0][need:]
+                    if not len(lane[0]):
+                        lane.pop(0)
+                    parts.append(part)
+                    need -= len(part)
+                runs.append(LabelledStates.concatenate(parts))
+            self.states_drawn += lanes * length
+            yield LabelledStates.concatenate(runs)
+
+    def _next_chunk(self) -> LabelledStates:
+        """A lane's next chunk: added states first, else the producer's; its first state a start."""
+        assert self._added is not None  # set by sequences
+        states = self._added.pop(0) if self._added else self._receive(block=True)
+        assert states is not None  # a blocking receive returns a chunk or raises
+        states.start[0] = True
+        return states
 
     @property
     def reuse(self) -> float:

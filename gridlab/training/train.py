@@ -222,7 +222,7 @@ def _clone_the_solver(config: TrainConfig, policy: ActorCriticPolicy) -> Cloning
     with SolverStream(config, seed=config.seed) as stream:
         return clone(
             policy, stream, config.clone_updates, config.batch_size, config.clone_learning_rate,
-            config.vf_coef, config.seed, config.progress_bar, dagger, config.dagger_every,
+            config.vf_coef, config.seed, config.progress_bar, dagger, config.dagger_every, config.bptt_length,
         )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from gridlab.training import stream as stream_module
 from gridlab.training.dagger import dagger_states
 from gridlab.training.factory import policy_spec
 from gridlab.training.imitation import clone
-from gridlab.training.stream import SolverStream, optimal_value
+from gridlab.training.stream import LabelledStates, SolverStream, optimal_value
 from tests.conftest import quick_config
 
 SMALL = {"height": 5, "width": 5, "num_robots": 1, "min_moves": 1, "max_moves": 5}
@@ -111,9 +111,10 @@ def test_the_bc_ppo_recipe_clones_then_trains_and_says_so(tmp_path: Path) -> Non
     assert TrainConfig.load(run.run_dir / "config.yaml").clone_updates == 40
     plain = train(quick_config(tmp_path, total_timesteps=256, eval_freq=0))
     assert gridlab.load(plain.checkpoint).metadata["training"]["recipe"] == {"name": "ppo"}
-    for bad in ({"milestone": "v1"}, {"policy": "convlstm", **SMALL}):
-        with pytest.raises(ValueError, match="recipe = 'bc\\+ppo' is invalid; expected ppo for milestones"):
-            TrainConfig(recipe="bc+ppo", **bad)
+    with pytest.raises(ValueError, match="recipe = 'bc\\+ppo' is invalid; expected ppo for milestones"):
+        TrainConfig(recipe="bc+ppo", milestone="v1")
+    with pytest.raises(ValueError, match="expected ppo, bc\\+ppo or dagger\\+ppo for a recurrent policy"):
+        TrainConfig(recipe="bc+kickstart", policy="convlstm", **SMALL)
 
 
 def test_dagger_labels_the_states_the_learner_visits() -> None:
@@ -136,3 +137,83 @@ def test_dagger_states_join_the_clone_and_the_recipe_records_them(tmp_path: Path
     run = train(config)
     cloning = gridlab.load(run.checkpoint).metadata["training"]["recipe"]["cloning"]
     assert cloning["dagger_states"] == 4 * 64 and cloning["updates"] == 40
+
+
+TINY_DRC = {"policy": "convlstm", "drc_layers": 1, "drc_ticks": 1, "drc_hidden": 8, "drc_encoder": 8,
+            "drc_output": 32}  # fmt: skip
+
+
+def test_sequences_continue_each_lane_along_the_plans_in_order() -> None:
+    lanes, length, n, chunk = 3, 5, 30, 64
+    runs = []
+    for _ in range(2):
+        with SolverStream(TrainConfig(**SMALL), seed=0, chunk=chunk) as stream:
+            batches = list(stream.sequences(lanes, length, n))
+            assert stream.states_drawn == lanes * length * n <= stream.states_received
+        runs.append(batches)
+        # each lane, read across the batches: its own states in order
+        lane = [LabelledStates.concatenate([b[i * length : (i + 1) * length] for b in batches])
+                for i in range(lanes)]  # fmt: skip
+        for states in lane:
+            assert len(states) == n * length
+            assert states.start[::chunk].all()  # a new chunk starts afresh (it may begin mid-plan)
+            inside = ~states.start[1:]
+            # within a trajectory, each state is one optimal move closer to the goal
+            np.testing.assert_array_equal(states.length[1:][inside], states.length[:-1][inside] - 1)
+            # and a trajectory starts only after the last one solved its puzzle or a chunk ended
+            boundary = np.flatnonzero(states.start[1:]) + 1
+            assert all(states.length[b - 1] == 1 or b % chunk == 0 for b in boundary)
+        assert not np.array_equal(lane[0].obs, lane[1].obs)
+    for first, second in zip(*runs, strict=True):
+        np.testing.assert_array_equal(first.obs, second.obs)
+
+
+def test_a_recurrent_policy_is_cloned_over_trajectories() -> None:
+    config = TrainConfig(**TINY_DRC, **SMALL)
+    env = RicochetRobotsEnv(**SMALL)
+    torch.manual_seed(0)
+    policy = policy_spec(config).build(env.observation_space, env.action_space)
+    hooks_before = policy.hook_names()
+    with SolverStream(config, seed=99, chunk=1024) as heldout:
+        test = next(heldout.sequences(lanes=64, length=16, n=1))  # 64 runs of 16 unseen states
+
+    def accuracy() -> float:
+        zeros = torch.zeros(1, 64, policy.drc.hidden_size)
+        obs = torch.as_tensor(test.obs, dtype=torch.float32)
+        starts = torch.as_tensor(test.start, dtype=torch.float32)
+        with torch.no_grad():
+            latent, _, _ = policy.latent(obs, (zeros, zeros), starts)
+            greedy = policy.action_net(latent).argmax(dim=1).numpy()
+        return float(test.optimal[np.arange(len(greedy)), greedy].mean())
+
+    before = accuracy()
+    with SolverStream(config, seed=0) as stream:
+        cloning = clone(policy, stream, updates=600, batch_size=64, progress=False, sequence_length=8)
+    after = accuracy()
+    # a 1-robot board, 4 moves (chance about 0.3); measured 0.27 -> 0.84
+    assert before < 0.4 and after > 0.7, (before, after)
+    first, last = np.mean(cloning.losses[:20]), np.mean(cloning.losses[-20:])
+    assert last < 0.7 * first and np.mean(cloning.value_losses[-20:]) < np.mean(cloning.value_losses[:20])
+    assert cloning.reuse <= 1.0 and policy.hook_names() == hooks_before
+    with SolverStream(config) as stream, pytest.raises(ValueError, match="multiple of sequence_length 8"):
+        clone(policy, stream, updates=1, batch_size=60, progress=False)
+
+
+def test_dagger_plays_a_recurrent_learner_through_whole_episodes() -> None:
+    env = RicochetRobotsEnv(**SMALL, seed=0)
+    policy = policy_spec(TrainConfig(**TINY_DRC, **SMALL)).build(env.observation_space, env.action_space)
+    states = dagger_states(policy, env, n=200, step_penalty=-0.01, goal_reward=1.0, gamma=0.99)
+    assert len(states) == 200 and states.start[0]
+    # an untrained learner rarely solves: most runs are whole 30-step (max_steps) episodes
+    runs = np.diff(np.r_[np.flatnonzero(states.start), len(states)])
+    assert runs.max() == 30 and states.start.sum() < 200 / 5
+
+
+@pytest.mark.parametrize("recipe", ["bc+ppo", "dagger+ppo"])
+def test_recurrent_recipes_clone_then_train(tmp_path: Path, recipe: str) -> None:
+    config = quick_config(tmp_path, milestone=None, recipe=recipe, clone_updates=20, dagger_every=10,
+                          dagger_states=32, total_timesteps=256, eval_freq=0, batch_size=64, n_steps=32,
+                          **TINY_DRC, **SMALL)  # fmt: skip
+    run = train(config)
+    cloning = gridlab.load(run.checkpoint).metadata["training"]["recipe"]["cloning"]
+    assert cloning["updates"] == 20 and cloning["dagger_states"] == (64 if recipe == "dagger+ppo" else 0)

@@ -46,6 +46,7 @@ def test_sources_map_new_channels_and_moves_to_the_last_old_robot() -> None:
     old, new = list(channel_names(2)), list(channel_names(3))
     assert new == [*old, "robot_2"]
     assert channel_sources(old, new) == [0, 1, 2, 3, 4, 5, 6, 7, 7]
+
     def spec(num_robots: int, include_noop: bool) -> EnvSpec:
         env = RicochetRobotsEnv(height=5, width=5, num_robots=num_robots, include_noop=include_noop)
         return env_spec(env, TrainConfig(height=5, width=5, num_robots=num_robots, include_noop=include_noop))
