@@ -169,7 +169,9 @@ class TrainConfig:
     device: str = "cpu"
     """Torch device."""
     threads: int = 1
-    """Torch CPU threads (one is usually fastest for these small networks)."""
+    """Torch CPU threads. A run alone on a 2-core machine trains about 1.7x faster with 2 (SmallCNN
+    and DRC(2,2) PPO, ``benchmarks/bench_precision.py --threads``); 1, the default, leaves the
+    other core to a second run, to the tests' second worker or to a recipe's solver stream."""
     tensorboard: bool = True
     """Log to TensorBoard under the run folder."""
     progress_bar: bool = True
