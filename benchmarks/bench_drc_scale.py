@@ -21,33 +21,21 @@ from __future__ import annotations
 import argparse
 import math
 import resource
-import time
 
 import numpy as np
 import torch
-from _setup import single_core
+from _setup import ppo_steps_per_second, single_core
 
 from gridlab.env import RicochetRobotsEnv
 from gridlab.models.recurrent_policy import ConvLSTMPolicy
 from gridlab.training import TrainConfig
-from gridlab.training.factory import build_model, make_vec_env, policy_spec
+from gridlab.training.factory import policy_spec
 from gridlab.training.imitation import clone
 from gridlab.training.stream import LabelledStates, SolverStream
 
 DRC33 = {"policy": "convlstm", "drc_layers": 3, "drc_ticks": 3, "drc_hidden": 32, "drc_encoder": 32,
          "drc_output": 256, "n_envs": 16, "n_steps": 32, "batch_size": 128, "n_epochs": 4,
          "bptt_length": 8, "precision": "fp32", "threads": 1}  # fmt: skip
-
-
-def ppo_steps_per_second(config: TrainConfig, seconds: float) -> float:
-    model = build_model(config, make_vec_env(config), None)
-    rollout = config.n_envs * config.n_steps
-    model.learn(rollout)  # warm-up
-    start, steps = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        model.learn(rollout, reset_num_timesteps=False)
-        steps += rollout
-    return steps / (time.perf_counter() - start)
 
 
 def accuracy(policy: ConvLSTMPolicy, test: LabelledStates, lanes: int) -> tuple[float, float]:

@@ -14,10 +14,9 @@ and update) for at least ``--seconds`` after one warm-up rollout. The last colum
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
-from _setup import single_core
+from _setup import ppo_steps_per_second, single_core
 
 from gridlab.models.precision import bf16_hardware, precision_of
 from gridlab.training import TrainConfig
@@ -37,17 +36,6 @@ DRC = {
     "drc_encoder": 32,
     "drc_output": 256,
 }
-
-
-def steps_per_second(config: TrainConfig, seconds: float) -> float:
-    model = build_model(config, make_vec_env(config), None)
-    rollout = config.n_envs * config.n_steps
-    model.learn(rollout)  # warm-up
-    start, steps = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        model.learn(rollout, reset_num_timesteps=False)
-        steps += rollout
-    return steps / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -75,7 +63,7 @@ def main() -> None:
             rates = dict.fromkeys(("fp32", "bf16"), float("nan"))
             for precision in args.precisions:
                 config.precision = precision
-                rates[precision] = steps_per_second(config, args.seconds)
+                rates[precision] = ppo_steps_per_second(config, args.seconds)
             config.precision = "auto"
             auto = precision_of(build_model(config, make_vec_env(config), None).policy)
             print(f"{name:>9} {size:>3}x{size:<2} {rates['fp32']:>13.1f} {rates['bf16']:>13.1f} "
