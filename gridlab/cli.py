@@ -175,20 +175,28 @@ def _load_agent(checkpoint: str) -> Agent:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from gridlab.interp.probes import plot_sweep, probe_sweep, save_results, sweep_table
+    from gridlab.interp.probes import best_probe, plot_sweep, probe_sweep, save_results, sweep_table
     from gridlab.interp.rollouts import collect_rollouts
 
     agent = _load_agent(args.checkpoint)
     puzzles = [layout for layout, _ in agent.evaluation_puzzles(args.episodes)]
     rollouts = collect_rollouts(agent, puzzles, deterministic=not args.sampled, seed=args.seed)
-    results = probe_sweep(agent, rollouts, args.hooks, args.label, args.robot, seed=args.seed)
+    results = probe_sweep(
+        agent, rollouts, args.hooks, args.label, args.robot, seed=args.seed, features=args.features
+    )
     print(sweep_table(results).to_string(index=False, float_format="%.3f"))
+    best = best_probe(results)
+    low, high = best.interval
+    collapsed = " (collapsed: one class nearly everywhere)" if best.collapsed else ""
+    print(f"chosen on validation: {best.hook}, {best.headline} {best.score:.3f} [{low:.3f}, {high:.3f}] "
+          f"on test{collapsed}")  # fmt: skip
     robot = "" if args.robot is None else f"-robot{args.robot}"
     name = f"{Path(args.checkpoint).resolve().name}-{args.label}{robot}"
     out = args.out or new_folder(Path("runs/probes") / name)  # never over another sweep's results
     config = {
         "checkpoint": str(args.checkpoint), "label": args.label, "robot": args.robot, "hooks": args.hooks,
         "episodes": args.episodes, "steps": len(rollouts), "sampled": args.sampled, "seed": args.seed,
+        "features": args.features,
     }  # fmt: skip
     save_results(results, out, config)
     save_figure(plot_sweep(results), Path(out) / "sweep.png")
@@ -260,6 +268,11 @@ def _optional(kind: typing.Callable[[str], object]) -> typing.Callable[[str], ob
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _robot(text: str) -> int | str:
+    """The ``type`` of ``--robot``: a robot number, or the role ``target`` or ``other``."""
+    return text if text in ("target", "other") else _integer(text)
 
 
 def _integer(text: str) -> int:
@@ -390,7 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     probe_cmd.add_argument(
         "--label", required=True, help="label to probe, e.g. optimal_actions, plan_direction"
     )
-    probe_cmd.add_argument("--robot", type=_integer, default=None, help="robot for per-robot map labels")
+    probe_cmd.add_argument(
+        "--robot", type=_robot, default=None, help="robot for per-robot map labels: a number, target or other"
+    )
+    probe_cmd.add_argument(
+        "--features", choices=("1x1", "3x3", "position"), default="1x1", help="square probe feature family"
+    )
     probe_cmd.add_argument("--hooks", nargs="+", default=["*"], help="hook names or patterns ('*': all)")
     probe_cmd.add_argument("--episodes", type=_integer, default=100, help="held-out puzzles to play")
     probe_cmd.add_argument("--sampled", action="store_true", help="sample actions instead of greedy play")

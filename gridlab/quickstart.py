@@ -22,7 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from gridlab.agent import Agent
 from gridlab.env.rendering import save_figure
 from gridlab.files import atomic_write, atomic_write_json, new_folder
-from gridlab.interp.probes import ProbeResult, plot_sweep, probe_sweep, save_results, sweep_table
+from gridlab.interp.probes import ProbeResult, best_probe, plot_sweep, probe_sweep, save_results, sweep_table
 from gridlab.interp.rollouts import collect_rollouts
 from gridlab.interp.saliency import attribute, plot_saliency
 from gridlab.training import TrainConfig, evaluation_puzzles, train
@@ -157,11 +157,12 @@ def _saliency_maps(agent: Agent, puzzles: list, folder: Path) -> list[str]:
 
 
 def _best(results: list[ProbeResult]) -> dict[str, Any]:
-    best = max(results, key=lambda r: r.score)
-    key = "macro_f1" if best.task == "classification" else "r2"
-    return {"hook": best.hook, "score": best.score, "kind": best.kind} | {
-        name: base[key] for name, base in best.baselines.items()
-    }
+    """The hook chosen on validation: its test score, interval, collapse flag and baselines."""
+    best = best_probe(results)
+    above = [name for name, d in best.differences.items() if d["excludes_zero"] and d["value"] > 0]
+    scores = {name: base[best.headline] for name, base in best.baselines.items()}
+    return {"hook": best.hook, "kind": best.kind, "metric": best.headline, "score": best.score,
+            "interval": best.interval, "collapsed": best.collapsed} | scores | {"above": above}  # fmt: skip
 
 
 def _report(
@@ -205,17 +206,25 @@ def _markdown(report: dict[str, Any]) -> str:
         + ", ".join(f"{k}: {v:.0%}" for k, v in report["success_by_length"].items())
         + f"); moves / optimal on solved puzzles {report['moves_over_optimal']:.2f}.",
         "",
-        "Best probe per label (macro F1; baselines: the same probe on the observation, on a random "
-        "network of the same architecture, and on shuffled labels):",
+        "Probe per label, the hook chosen on validation, scored on held-out test episodes (95% interval "
+        "by bootstrap over episodes). Metric: macro F1 over the move classes; for plan_direction only "
+        "on squares beyond the next move's path. Baselines: the majority class, a probe that sees "
+        "only the next action, the observation, a random network of the same architecture, and the "
+        "control task (random labels fixed per input type):",
         "",
-        "| label | hook | probe | observation | random network | shuffled labels |",
-        "|---|---|---|---|---|---|",
+        "| label | hook | probe [95% CI] | majority | next action | observation | random network "
+        "| control task | above (interval excludes 0) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, best in report["probes"].items():
+        low, high = best["interval"]
+        flag = " (collapsed)" if best["collapsed"] else ""
         lines.append(
-            f"| {label} | `{best['hook']}` | {best['score']:.3f} | {best['observation']:.3f} | "
-            f"{best['random_network']:.3f} | {best['shuffled_labels']:.3f} |"
-        )
+            f"| {label} | `{best['hook']}` | {best['score']:.3f} [{low:.3f}, {high:.3f}]{flag} | "
+            + " | ".join(f"{best[name]:.3f}" for name in
+                         ("majority", "next_action", "observation", "random_network", "control_task"))
+            + f" | {', '.join(best['above']) or 'none'} |"
+        )  # fmt: skip
     files = report["files"]
     lines += [
         "",

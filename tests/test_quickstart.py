@@ -40,14 +40,19 @@ def test_the_agent_learned(report: dict) -> None:
     assert 1.0 <= report["moves_over_optimal"] < 1.3
 
 
-def test_probes_beat_their_baselines(report: dict) -> None:
+def test_probes_are_reported_against_their_baselines(report: dict) -> None:
     actions = report["probes"]["optimal_actions"]
-    assert actions["score"] > actions["observation"] + 0.1
-    assert actions["score"] > actions["random_network"]
-    assert actions["score"] > actions["shuffled_labels"] + 0.2
+    assert actions["metric"] == "macro_f1" and not actions["collapsed"]
+    low, high = actions["interval"]
+    assert low <= actions["score"] <= high
+    assert {"majority", "observation", "random_network", "control_task"} <= set(actions["above"])
     plan = report["probes"]["plan_direction"]
-    assert plan["kind"] == "square"
-    assert plan["score"] > max(plan["observation"], plan["shuffled_labels"] + 0.05)
-    # Not asserted: an edge over the random network. The best square-level hook of this small agent
-    # is its first convolution, where a random network reads the same local features (0.351 both,
-    # scikit-learn 1.9.1); square-level plan probes are majority-class dominated (issue 16).
+    assert plan["kind"] == "square" and plan["metric"] == "plan_f1"  # beyond the next move's path
+    # Squares beyond the next move: neither the next action nor a square's own contents predict
+    # them, so those baselines score 0 and the probe is above them ...
+    assert plan["next_action"] == plan["observation"] == plan["majority"] == 0.0
+    assert {"majority", "next_action", "observation"} <= set(plan["above"])
+    # ... but this small agent's plan probe is not above a random network of its architecture or
+    # the observation's 3x3 neighbourhood (0.147 [0.101, 0.202] against 0.151 and 0.237 at seed 0):
+    # nothing here says it plans beyond its next move.
+    assert "random_network" not in plan["above"] and "observation_3x3" not in plan["above"]

@@ -4,6 +4,10 @@ Every step of `Rollouts` stores the observation and (for recurrent agents) the s
 held before acting, so each step's activations are a function of that pair alone: steps are
 batched freely, in any order, and give exactly what the agent computed while playing.
 
+A different network of the same architecture (the random-network baseline) must not be fed the
+recorded states of the agent that played: `with_own_states(network, rollouts)` replays each
+episode's observations through ``network`` and records the states *it* holds.
+
 `cache_rollouts(agent, rollouts, names_filter)` returns `RolloutActivations`: arrays of shape
 ``(T, *activation_shape)`` by hook name. With ``out=FOLDER`` each array is written into a
 ``.npy`` file as batches arrive, and reading it back with `RolloutActivations.load` maps the
@@ -14,6 +18,7 @@ larger than memory still fit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -21,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from gridlab.agent import Agent
@@ -62,6 +68,34 @@ class RolloutActivations(Mapping[str, np.ndarray]):
         index = json.loads(index_file.read_text())
         arrays = {name: np.load(folder / file, mmap_mode="r") for name, file in index["files"].items()}
         return cls(arrays, folder)
+
+
+def with_own_states(agent: Agent, rollouts: Rollouts) -> Rollouts:
+    """``rollouts`` with the recurrent states ``agent`` itself holds when fed their observations.
+
+    Each episode starts from zeros and runs ``agent`` over its own steps in order; episodes are
+    batched side by side. A feed-forward agent needs no state: ``rollouts`` come back unchanged.
+    For the agent that played, the result equals the recorded states.
+    """
+    if not agent.is_recurrent:
+        return rollouts
+    first = np.flatnonzero(rollouts.step == 0)
+    lengths = np.diff(np.append(first, len(rollouts)))
+    if not (np.array_equal(rollouts.step, np.concatenate([np.arange(n) for n in lengths]))):
+        raise ValueError("rollouts must hold whole episodes in order (steps 0, 1, ... of each)")
+    h, c = agent.initial_state(len(first))
+    state_h = np.empty((len(rollouts), h.shape[0], 1, h.shape[2]), dtype=np.float32)
+    state_c = np.empty_like(state_h)
+    for t in range(int(lengths.max())):
+        live = np.flatnonzero(lengths > t)  # episodes still running at step t
+        rows = first[live] + t
+        state_h[rows, :, 0] = h[:, live].transpose(1, 0, 2)
+        state_c[rows, :, 0] = c[:, live].transpose(1, 0, 2)
+        with torch.no_grad():
+            output = agent.forward(rollouts.obs[rows], (h[:, live], c[:, live]), np.full(len(live), t == 0))
+        assert output.state is not None  # a recurrent agent
+        h[:, live], c[:, live] = (s.numpy() for s in output.state)
+    return dataclasses.replace(rollouts, state_h=state_h, state_c=state_c)
 
 
 def cache_rollouts(

@@ -15,6 +15,9 @@ name                   shape, dtype            meaning
                                                that plan (start and stop cells included)
 ``plan_direction``     ``(N, H, W)`` int8      direction robot ``i`` next moves *from* each cell
                                                along that plan (0-3), -1 elsewhere
+``plan_horizon``       ``(N, H, W)`` int8      which move of that plan (1 = the next move, 2 the
+                                               one after, ...) leaves each cell of
+                                               ``plan_direction``, 0 elsewhere
 ``reach_direction``    ``(N, H, W)`` int8      direction of the single move that takes robot
                                                ``i`` to each cell now (0-3), -1 elsewhere
 =====================  ======================  ==================================================
@@ -29,7 +32,14 @@ did next, the square-level target of the Sokoban DRC probes (Bush et al. 2025):
 ``agent_direction``    ``(N, H, W)`` int8      direction robot ``i`` next moves *from* each cell
                                                in the rest of the episode, the agent's own moves
                                                (0-3), -1 elsewhere
+``agent_horizon``      ``(N, H, W)`` int8      how many steps ahead (1 = the next action) the
+                                               agent leaves each cell of ``agent_direction``, 0
+                                               elsewhere
 =====================  ======================  ==================================================
+
+Horizons separate a plan from the next action: a move slides across many squares, so half the
+labelled squares of a direction map lie on the next move's path, which the next action alone
+predicts. Scores by horizon (`gridlab.interp.probes`) keep them apart.
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
 
 LABEL_NAMES = (
     "optimal_actions", "next_robot", "moves_remaining", "plan_stop", "plan_path", "plan_direction",
-    "reach_direction",
+    "plan_horizon", "reach_direction",
 )  # fmt: skip
 
 
@@ -67,6 +77,7 @@ def state_labels(
         "plan_stop": np.zeros((n, H, W), dtype=bool),
         "plan_path": np.zeros((n, H, W), dtype=bool),
         "plan_direction": np.full((n, H, W), -1, dtype=np.int8),
+        "plan_horizon": np.zeros((n, H, W), dtype=np.int8),
         "reach_direction": np.full((n, H, W), -1, dtype=np.int8),
     }
     current = list(state.robots)
@@ -83,20 +94,23 @@ def state_labels(
     for robot, direction in optimal_first_moves(state, max_depth):
         labels["optimal_actions"][4 * robot + direction] = True
         labels["next_robot"][robot] = True
-    for robot, direction in plan:
+    for move, (robot, direction) in enumerate(plan, start=1):
         path = slide_path(state.h_walls, state.v_walls, current, robot, direction)
         for cell in path:
             labels["plan_path"][(robot, *cell)] = True
         for cell in path[:-1]:
             if labels["plan_direction"][(robot, *cell)] < 0:  # the *next* move from this cell
                 labels["plan_direction"][(robot, *cell)] = direction
+                labels["plan_horizon"][(robot, *cell)] = move
         labels["plan_stop"][(robot, *path[-1])] = True
         current[robot] = path[-1]
     return labels
 
 
-def agent_directions(layout: FixedLayout, robots: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """``agent_direction`` at every step of one episode (see the module docstring).
+def agent_directions(
+    layout: FixedLayout, robots: np.ndarray, actions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``agent_direction`` and ``agent_horizon`` at every step of one episode (module docstring).
 
     Args:
         layout: The episode's puzzle.
@@ -104,16 +118,20 @@ def agent_directions(layout: FixedLayout, robots: np.ndarray, actions: np.ndarra
         actions: ``(T,)`` actions taken (``4 * robot + direction``; a no-op moves nothing).
 
     Returns:
-        ``(T, N, H, W)`` int8.
+        ``(directions, horizons)``, each ``(T, N, H, W)`` int8.
     """
     steps, n = robots.shape[:2]
-    labels = np.full((steps, n, layout.height, layout.width), -1, dtype=np.int8)
-    later = labels[0].copy()  # directions of the moves after step t; earlier moves overwrite later ones
+    directions = np.full((steps, n, layout.height, layout.width), -1, dtype=np.int8)
+    horizons = np.zeros_like(directions)
+    later = directions[0].copy()  # directions of the moves after step t; earlier moves overwrite later ones
+    leaves_at = np.zeros_like(later, dtype=np.int64)  # the step of that move
     for t in reversed(range(steps)):
         robot, direction = divmod(int(actions[t]), 4)
         if robot < n:
             cells = [tuple(cell) for cell in robots[t]]
             for cell in slide_path(layout.h_walls, layout.v_walls, cells, robot, direction)[:-1]:
                 later[(robot, *cell)] = direction
-        labels[t] = later
-    return labels
+                leaves_at[(robot, *cell)] = t
+        directions[t] = later
+        horizons[t] = np.where(later >= 0, leaves_at - t + 1, 0)
+    return directions, horizons

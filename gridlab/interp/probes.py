@@ -1,30 +1,47 @@
-"""Linear probes from a hook's activations to a solver label, with baselines beside every score.
+"""Probes from a hook's activations to a solver label, scored so that a collapse or a
+next-action shortcut cannot pass for a plan, with baselines and intervals beside every score.
 
-Two shapes of probe:
+Rows, feature families, robot roles, splits and repeated states: `gridlab.interp.probe_rows`.
+Scores and intervals: `gridlab.interp.scores`.
 
-* **global**: the activation flattened, one prediction per step (``next_robot`` as a class,
-  ``moves_remaining`` as a scalar, ...);
-* **square**: one linear map shared by every cell, like a 1x1 convolution, from the channel
-  vector at a cell to that cell's label (``plan_direction`` of a robot, ``reach_direction``...).
+**Fitting.** The probe is a standardised linear model by default (logistic regression for
+classes, ridge for scalars); ``estimator=`` swaps in any scikit-learn classifier or regressor
+(`mlp_probe` gives a small MLP), cloned afresh for every fit. Episodes are split into train,
+validation and test (60/20/20 by default). The regularisation is chosen on the validation
+split from ``grid``, so is the hook (`best_probe`); the test split is only scored.
 
-The probe is a standardised linear model by default (logistic regression for classes, ridge
-regression for scalars); ``estimator=`` swaps in any scikit-learn classifier or regressor (a
-pipeline too), cloned afresh for the probe and for each baseline.
+**The headline score** (``result.score``) is, for a square direction label with horizons
+(``plan_direction``, ``agent_direction``), ``plan_f1``: macro F1 over the move classes on every
+test square except the next move's path, which the next action alone predicts. Otherwise it is
+``macro_f1`` over the move classes (classes) or R^2 (scalars). Each result also holds scores per
+horizon (``metrics["by_horizon"][h]``: squares left ``h`` moves ahead, and the squares never
+left), balanced accuracy, per-class F1 and average precision, and ``collapsed``, True when the
+probe predicts its most frequent class nearly everywhere.
 
-Train and test sets are split by *episode*, never by step (steps of one episode are strongly
-correlated). Classes are scored with macro F1 over the classes present in the test labels or the
-predictions (a class absent from both is not counted as a perfect score), per-class F1 and
-accuracy; scalars with R^2. Every probe is reported beside baselines: the same probe on the raw
-observation, on a randomly initialised network of the same architecture, and on shuffled
-training labels (the control task; it should score near chance).
+**Baselines**, fitted and scored on the same rows with the same estimator and grid:
+
+==================  ==============================================================================
+``majority``        the most frequent training class (the mean, for scalars)
+``next_action``     a probe that sees only the agent's next action (square labels: the direction
+                    it moves the robot off each cell of its path)
+``observation``     the observation, through the same feature family (square labels: also
+``observation_3x3`` the 3x3 neighbourhood)
+``random_network``  the same architecture with fresh weights, running its own recurrent state
+``control_task``    this hook's activations predicting random labels fixed per input type (Hewitt
+                    and Liang 2019); ``score - control_task`` is the probe's selectivity
+==================  ==============================================================================
+
+``result.differences[name]`` is the headline score minus the baseline's, with a 95% interval from
+the same resampled test episodes; ``excludes_zero`` says whether the interval leaves out 0.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -34,9 +51,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, f1_score, r2_score
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -44,36 +62,52 @@ from tqdm import tqdm
 
 from gridlab.agent import Agent
 from gridlab.files import atomic_write, atomic_write_json
-from gridlab.interp.activations import cache_rollouts
+from gridlab.interp.activations import cache_rollouts, with_own_states
+from gridlab.interp.probe_rows import (
+    REGRESSION_LABELS,
+    ProbeData,
+    Robot,
+    control_targets,
+    distinct_steps,
+    label_horizons,
+    label_targets,
+    next_action_inputs,
+    probe_data,
+    split_episodes,
+)
 from gridlab.interp.rollouts import Rollouts
+from gridlab.interp.scores import (
+    NO_MOVE,
+    average_precision,
+    bootstrap_counts,
+    classification_scores,
+    interval,
+    paired_difference,
+    r2_scores,
+    replicate_macro_f1,
+    replicate_r2,
+)
 
-REGRESSION_LABELS = ("moves_remaining",)
-
-
-@dataclass
-class ProbeData:
-    """Design matrix and targets of a probe, with the episode of every row.
-
-    Attributes:
-        x: ``(rows, features)``.
-        y: ``(rows,)`` class ids or scalars.
-        groups: ``(rows,)`` episode of each row (the split never separates an episode).
-        kind: ``"global"`` or ``"square"``.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    groups: np.ndarray
-    kind: str
+GRIDS: dict[str, dict[str, Sequence[Any]]] = {
+    "classification": {"logisticregression__C": (0.01, 0.1, 1.0)},
+    "regression": {"ridge__alpha": (0.1, 1.0, 10.0)},
+}
+AP_REPLICATES = 200  # average precision re-sorts rows per replicate: fewer replicates than the rest
 
 
 @dataclass
 class ProbeResult:
-    """Scores of one probe and its baselines.
+    """Scores of one probe and its baselines on the test episodes.
 
     Attributes:
-        estimator: ``repr`` of the (unfitted) estimator every fit used, the baselines' included,
-            on one line.
+        headline: Name of the headline metric (``plan_f1``, ``macro_f1`` or ``r2``).
+        metrics: Test scores (`gridlab.interp.scores`), with ``ci`` intervals, ``by_horizon`` and
+            ``plan`` for direction labels, ``average_precision`` for classes.
+        baselines: The same scores for each baseline (module docstring).
+        differences: Headline minus each baseline's: ``{"value", "ci", "excludes_zero"}``.
+        validation: ``{"score": headline on the validation split, "params": the chosen grid point}``.
+        estimator: ``repr`` of the (unfitted) estimator every fit used, on one line.
+        features: The square feature family (``1x1``, ``3x3``, ``position``).
         model: The fitted probe (not saved; `save_results` keeps a linear probe's weights).
     """
 
@@ -81,74 +115,49 @@ class ProbeResult:
     label: str
     kind: str
     task: str
+    headline: str
     metrics: dict[str, Any]
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    differences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
     n_train: int = 0
+    n_val: int = 0
     n_test: int = 0
     estimator: str = ""
+    features: str = "1x1"
     model: BaseEstimator | None = field(default=None, repr=False)
 
     @property
     def score(self) -> float:
-        """The headline number: macro F1 for classes, R^2 for scalars."""
-        return float(self.metrics["macro_f1" if self.task == "classification" else "r2"])
+        """The headline score on the test split."""
+        return float(self.metrics[self.headline])
+
+    @property
+    def interval(self) -> list[float]:
+        """The headline score's 95% interval over test episodes."""
+        return list(self.metrics["ci"][self.headline])
+
+    @property
+    def collapsed(self) -> bool:
+        """Does the probe predict one class on nearly every row? (False for scalars.)"""
+        return bool(self.metrics.get("collapsed", False))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "hook": self.hook, "label": self.label, "kind": self.kind, "task": self.task,
-            "score": self.score, "metrics": self.metrics, "baselines": self.baselines,
-            "n_train": self.n_train, "n_test": self.n_test, "estimator": self.estimator,
+            "headline": self.headline, "score": self.score, "interval": self.interval,
+            "collapsed": self.collapsed, "metrics": self.metrics, "baselines": self.baselines,
+            "differences": self.differences, "validation": self.validation, "n_train": self.n_train,
+            "n_val": self.n_val, "n_test": self.n_test, "estimator": self.estimator,
+            "features": self.features,
         }  # fmt: skip
 
 
-def label_targets(rollouts: Rollouts, label: str, robot: int | None = None) -> np.ndarray:
-    """The targets of ``label``: ``(T,)`` for global labels, ``(T, H, W)`` for spatial ones.
-
-    Per-robot maps (``plan_direction`` ...) need ``robot``; ``next_robot`` becomes the id of the
-    first robot that moves in some optimal plan; ``optimal_actions`` the first optimal action.
-    """
-    if label not in rollouts.labels:
-        raise ValueError(f"unknown label {label!r}; available: {', '.join(rollouts.labels)}")
-    values = rollouts.labels[label]
-    if values.ndim == 4:  # (T, robots, H, W)
-        if robot is None or not 0 <= robot < values.shape[1]:
-            raise ValueError(f"label {label!r} is per robot: pass robot=0..{values.shape[1] - 1}")
-        return values[:, robot].astype(np.int64)
-    if label in ("next_robot", "optimal_actions"):
-        return values.argmax(axis=1).astype(np.int64)
-    return values.astype(np.float64 if label in REGRESSION_LABELS else np.int64)
-
-
-def probe_data(activations: np.ndarray, targets: np.ndarray, episodes: np.ndarray) -> ProbeData:
-    """Arrange activations ``(T, ...)`` and targets into rows: square probes when both are spatial."""
-    T = len(targets)
-    if targets.ndim == 3 and activations.ndim == 4 and activations.shape[2:] == targets.shape[1:]:
-        channels = activations.shape[1]
-        x = activations.transpose(0, 2, 3, 1).reshape(-1, channels)
-        groups = np.repeat(episodes, targets.shape[1] * targets.shape[2])
-        return ProbeData(x, targets.reshape(-1), groups, "square")
-    if targets.ndim != 1:
-        raise ValueError(
-            f"a spatial label {targets.shape[1:]} needs a spatial activation (T, C, H, W) of the same "
-            f"board size, got {activations.shape}"
-        )
-    return ProbeData(activations.reshape(T, -1), targets, episodes, "global")
-
-
-def split_by_episode(groups: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean train and test masks over rows; whole episodes go to one side."""
-    episodes = np.unique(groups)
-    if len(episodes) < 2:
-        raise ValueError("probes need at least two episodes to split train from test")
-    rng = np.random.default_rng(seed)
-    n_test = max(1, round(test_fraction * len(episodes)))
-    test_episodes = rng.permutation(episodes)[:n_test]
-    test = np.isin(groups, test_episodes)
-    return ~test, test
-
-
 def probe_estimator(
-    task: str, estimator: BaseEstimator | None = None, label: str | None = None
+    task: str,
+    estimator: BaseEstimator | None = None,
+    label: str | None = None,
+    class_weight: str | None = None,
 ) -> BaseEstimator:
     """A fresh, unfitted probe for ``task``: a clone of ``estimator``, or the default linear probe.
 
@@ -158,6 +167,8 @@ def probe_estimator(
             pipeline ending in one; None for the default standardised logistic (``C=0.1``) or
             ridge (``alpha=1``) regression.
         label: The label's name, for the error message.
+        class_weight: ``"balanced"`` weights the default logistic probe's classes inversely to
+            their frequency (pass your own estimator for other weightings).
 
     Returns:
         An unfitted estimator that shares no state with ``estimator``.
@@ -169,7 +180,9 @@ def probe_estimator(
     if estimator is None:
         if task == "regression":
             return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
-        return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=200))
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.1, max_iter=200, class_weight=class_weight)
+        )
     try:
         model = clone(estimator)
     except TypeError:
@@ -189,54 +202,145 @@ def probe_estimator(
     return model
 
 
+def mlp_probe(hidden: int = 64, seed: int = 0) -> Pipeline:
+    """A small non-linear probe: standardised inputs, one ReLU layer of ``hidden`` units (choose
+    its ``mlpclassifier__alpha`` on validation with ``grid=``)."""
+    return make_pipeline(
+        StandardScaler(), MLPClassifier((hidden,), alpha=1e-3, max_iter=500, random_state=seed)
+    )
+
+
+def _grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    return [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def _move_classes(data: ProbeData) -> np.ndarray:
+    classes = np.unique(data.y)
+    return classes[classes != NO_MOVE] if data.kind == "square" else classes
+
+
+def _headline(task: str, data: ProbeData) -> str:
+    if task == "regression":
+        return "r2"
+    return "plan_f1" if data.horizon is not None else "macro_f1"
+
+
 @threadpool_limits.wrap(limits=1, user_api="blas")  # probes are small: extra BLAS threads only contend
-def fit_and_score(
+def fit_probe(
     data: ProbeData,
     task: str,
     train: np.ndarray,
-    test: np.ndarray,
-    shuffle_seed: int | None = None,
+    val: np.ndarray,
     estimator: BaseEstimator | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> tuple[BaseEstimator, dict[str, Any]]:
-    """Fit a probe on the training rows and score it on the test rows.
+    """Fit a probe on the training rows for every grid point; keep the best on the validation rows.
 
     Args:
         data: Rows of the probe (`probe_data`).
         task: ``"classification"`` or ``"regression"``.
-        train: Boolean mask of the training rows.
-        test: Boolean mask of the test rows.
-        shuffle_seed: When set, the training targets are permuted first (the control task).
-        estimator: The probe to clone and fit (`probe_estimator`; the default linear probe when None).
+        train, val: Boolean masks of the training and validation rows.
+        estimator: The probe to clone (`probe_estimator`), or an estimator that needs no features
+            (a baseline such as ``DummyClassifier``).
+        grid: Parameter values to choose from by ``set_params`` name (`GRIDS` for the default
+            probe); empty: fit the estimator as it is.
 
     Returns:
-        ``(model, metrics)``: the fitted probe, and macro F1, per-class F1, accuracy and whether
-        it converged (classes) or R^2 (scalars) on the test rows.
+        ``(model, validation)``: the fitted probe, and ``{"score", "params", "converged"}``.
 
     Raises:
-        ValueError: For an estimator that does not suit ``task``, or a single training class.
+        ValueError: For a single training class.
     """
-    model = probe_estimator(task, estimator)
-    y_train = data.y[train]
-    if shuffle_seed is not None:
-        y_train = np.random.default_rng(shuffle_seed).permutation(y_train)
+    if task == "classification" and len(np.unique(data.y[train])) < 2:
+        raise ValueError(
+            f"the training split has a single class {np.unique(data.y[train])}; collect more episodes"
+        )
+    best: tuple[float, BaseEstimator, dict[str, Any], bool] | None = None
+    scored = val if data.horizon is None else val & (data.horizon != 1)  # the headline's rows
+    for params in _grid_points(grid or {}):
+        model = clone(estimator).set_params(**params)
+        with warnings.catch_warnings(record=True) as caught:  # reported in the result, not printed per probe
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(data.x[train], data.y[train])
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        predicted = model.predict(data.x[scored])
+        if task == "regression":
+            value = r2_scores(data.y[scored], predicted, np.zeros(scored.sum(), dtype=np.int64))["r2"]
+        else:
+            groups = np.zeros(scored.sum(), dtype=np.int64)
+            value = classification_scores(data.y[scored], predicted, groups, _move_classes(data))["macro_f1"]
+        value = -np.inf if not np.isfinite(value) else float(value)
+        if best is None or value > best[0]:
+            best = (value, model, params, converged)
+    assert best is not None  # the grid has at least its empty point
+    return best[1], {"score": best[0], "params": best[2], "converged": best[3]}
+
+
+def evaluate_probe(
+    model: BaseEstimator, data: ProbeData, task: str, test: np.ndarray, counts: np.ndarray
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Test scores of a fitted probe with intervals, and ``(B,)`` replicates of its headline.
+
+    Args:
+        model: A fitted probe.
+        data: Its rows.
+        task: ``"classification"`` or ``"regression"``.
+        test: Boolean mask of the test rows.
+        counts: ``(B, E)`` bootstrap counts over the test episodes in sorted order.
+    """
+    y, x = data.y[test], data.x[test]
+    _, groups = np.unique(data.groups[test], return_inverse=True)
+    predicted = model.predict(x)
     if task == "regression":
-        model.fit(data.x[train], y_train)
-        return model, {"r2": float(r2_score(data.y[test], model.predict(data.x[test])))}
-    if len(np.unique(y_train)) < 2:
-        raise ValueError(f"the training split has a single class {np.unique(y_train)}; collect more episodes")
-    with warnings.catch_warnings(record=True) as caught:  # reported in the metrics, not printed per probe
-        warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(data.x[train], y_train)
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    predicted = model.predict(data.x[test])
-    present = np.union1d(data.y[test], predicted)  # classes absent from both do not score
-    per_class = f1_score(data.y[test], predicted, labels=present, average=None, zero_division=0)
-    return model, {
-        "macro_f1": float(per_class.mean()),
-        "per_class_f1": {int(c): float(f) for c, f in zip(present, per_class, strict=True)},
-        "accuracy": float(accuracy_score(data.y[test], predicted)),
-        "converged": converged,
-    }
+        return r2_scores(y, predicted, groups, counts), replicate_r2(y, predicted, groups, counts)
+    move = _move_classes(data)
+    metrics = classification_scores(y, predicted, groups, move, counts)
+    headline = np.ones(len(y), dtype=bool)
+    if data.horizon is not None:
+        horizon = data.horizon[test]
+        headline = horizon != 1
+        metrics["plan"] = classification_scores(
+            y[headline], predicted[headline], groups[headline], move, counts
+        )
+        metrics["plan_f1"] = metrics["plan"]["macro_f1"]
+        metrics["ci"]["plan_f1"] = metrics["plan"]["ci"]["macro_f1"]
+        metrics["by_horizon"] = {}
+        for h in np.unique(horizon[horizon > 0]):
+            rows = (horizon == h) | (horizon == 0)  # the squares left h moves ahead, and those never left
+            metrics["by_horizon"][int(h)] = classification_scores(
+                y[rows], predicted[rows], groups[rows], move, counts
+            ) | {"rows": int((horizon == h).sum())}
+    metrics["average_precision"] = _average_precision(model, x, y, groups, move, counts)
+    replicates = replicate_macro_f1(y[headline], predicted[headline], groups[headline], move, counts)
+    return metrics, replicates
+
+
+def _average_precision(
+    model: BaseEstimator,
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    move: np.ndarray,
+    counts: np.ndarray,
+) -> dict[str, Any]:
+    """One-vs-rest average precision per move class, and their mean with its interval."""
+    if hasattr(model, "predict_proba"):
+        scores = model.predict_proba(x)
+    elif hasattr(model, "decision_function"):
+        scores = model.decision_function(x)
+        scores = np.stack([-scores, scores], axis=1) if scores.ndim == 1 else scores
+    else:
+        return {}
+    classes = list(model.classes_)
+    weights = counts[:AP_REPLICATES, groups]
+    per_class, replicates = {}, []
+    for c in move:
+        column = scores[:, classes.index(c)] if c in classes else np.zeros(len(y))
+        per_class[int(c)] = float(average_precision(y == c, column))
+        replicates.append(average_precision(y == c, column, weights))
+    mean_replicates = np.nanmean(np.stack(replicates), axis=0) if replicates else np.array([np.nan])
+    return {"per_class": per_class, "mean": float(np.mean(list(per_class.values()))),
+            "ci": interval(mean_replicates)}  # fmt: skip
 
 
 def probe_sweep(
@@ -244,70 +348,104 @@ def probe_sweep(
     rollouts: Rollouts,
     hooks: str | Sequence[str],
     label: str,
-    robot: int | None = None,
+    robot: Robot | None = None,
     baselines: bool = True,
-    test_fraction: float = 0.25,
     seed: int = 0,
     progress: bool = True,
     estimator: BaseEstimator | None = None,
+    *,
+    features: str = "1x1",
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    class_weight: str | None = None,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    distinct: bool = True,
+    n_boot: int = 1000,
 ) -> list[ProbeResult]:
-    """`probe` for every hook matching ``hooks`` (names or patterns), sharing the caches and splits.
+    """`probe` for every hook matching ``hooks`` (names or patterns), sharing caches, splits and
+    bootstrap replicates (so differences between hooks and baselines are paired).
 
-    The observation and random-network baselines are computed once per hook shape; the control
-    task (shuffled labels) once per hook.
+    The label-only baselines (majority, next action, observation) are fitted once per sweep; the
+    random network and the control task once per hook.
 
     Args:
         hooks: Hook names or shell patterns.
         progress: Show a progress bar.
-        agent, rollouts, label, robot, baselines, test_fraction, seed, estimator: As for `probe`.
+        agent, rollouts, label, robot, baselines, seed, estimator, features, grid, class_weight,
+        fractions, distinct, n_boot: As for `probe`.
 
     Returns:
-        One `ProbeResult` per hook, in the agent's hook order.
+        One `ProbeResult` per hook, in the agent's hook order; `best_probe` picks by validation.
 
     Raises:
         ValueError, TypeError: As `probe` does, for the estimator before any activation is cached.
     """
     targets = label_targets(rollouts, label, robot)
+    horizons = label_horizons(rollouts, label, robot)
     task = "regression" if label in REGRESSION_LABELS else "classification"
-    described = " ".join(repr(probe_estimator(task, estimator, label)).split())  # checked before caching
+    base = probe_estimator(task, estimator, label, class_weight)  # checked before caching
+    grid = GRIDS[task] if grid is None and estimator is None else (grid or {})
+    described = " ".join(repr(base).split())
     names = agent.resolve_hook_names(hooks)
     acts = cache_rollouts(agent, rollouts, names_filter=names, progress=False)
-    random_acts = (
-        cache_rollouts(agent.randomized(seed), rollouts, names_filter=names, progress=False)
-        if baselines
-        else {}
-    )
-    observation_scores: dict[str, dict[str, Any]] = {}
+
+    keep = distinct_steps(rollouts) if distinct else np.ones(len(rollouts), dtype=bool)
+    splits = [mask & keep for mask in split_episodes(rollouts.episode, fractions, seed)]
+    counts = bootstrap_counts(len(np.unique(rollouts.episode[splits[2]])), n_boot, seed)
+
+    def run(data: ProbeData, model: BaseEstimator = base, point: Mapping[str, Sequence[Any]] = grid) -> dict:
+        train, val, test = (np.repeat(mask, len(data.y) // len(rollouts)) for mask in splits)
+        fitted, validation = fit_probe(data, task, train, val, model, point)
+        metrics, replicates = evaluate_probe(fitted, data, task, test, counts)
+        return {"model": fitted, "validation": validation, "metrics": metrics, "replicates": replicates,
+                "rows": (int(train.sum()), int(val.sum()), int(test.sum()))}  # fmt: skip
+
+    def rows(activations: np.ndarray, y: np.ndarray = targets, family: str = features) -> ProbeData:
+        return probe_data(activations, y, rollouts.episode, family, horizons)
+
+    shared: dict[str, dict] = {}
+    random_acts: Mapping[str, np.ndarray] = {}
+    if baselines:
+        random = agent.randomized(seed)
+        random_acts = cache_rollouts(
+            random, with_own_states(random, rollouts), names_filter=names, progress=False
+        )
+        control = (
+            control_targets(rollouts.obs, targets, splits[0], seed) if task == "classification" else None
+        )
     results = []
     for name in tqdm(names, desc=f"probe {label}", leave=False, disable=not progress):
-        data = probe_data(np.asarray(acts[name]), targets, rollouts.episode)
-        train, test = split_by_episode(data.groups, test_fraction, seed)
-        model, metrics = fit_and_score(data, task, train, test, estimator=estimator)
+        data = rows(np.asarray(acts[name]))
+        fitted = run(data)
         result = ProbeResult(
-            name,
-            label,
-            data.kind,
-            task,
-            metrics,
-            n_train=int(train.sum()),
-            n_test=int(test.sum()),
-            estimator=described,
-            model=model,
-        )
+            name, label, data.kind, task, _headline(task, data), fitted["metrics"],
+            validation=fitted["validation"], n_train=fitted["rows"][0], n_val=fitted["rows"][1],
+            n_test=fitted["rows"][2], estimator=described, features=features, model=fitted["model"],
+        )  # fmt: skip
         if baselines:
-            if data.kind not in observation_scores:
-                observation = probe_data(rollouts.obs.astype(np.float32), targets, rollouts.episode)
-                observation_scores[data.kind] = fit_and_score(
-                    observation, task, train, test, estimator=estimator
-                )[1]
-            random_data = probe_data(np.asarray(random_acts[name]), targets, rollouts.episode)
-            result.baselines = {
-                "observation": observation_scores[data.kind],
-                "random_network": fit_and_score(random_data, task, train, test, estimator=estimator)[1],
-                "shuffled_labels": fit_and_score(
-                    data, task, train, test, shuffle_seed=seed, estimator=estimator
-                )[1],
-            }
+            spatial = data.kind == "square"
+            if data.kind not in shared:
+                dummy = (
+                    DummyRegressor() if task == "regression" else DummyClassifier(strategy="most_frequent")
+                )
+                obs = rollouts.obs.astype(np.float32)
+                n_actions = int(agent.policy.action_space.n)  # type: ignore[attr-defined]
+                shared[data.kind] = {
+                    "majority": run(data, dummy, {}),
+                    "next_action": run(
+                        rows(next_action_inputs(rollouts, spatial, robot, n_actions), family="1x1")
+                    ),
+                    "observation": run(rows(obs)),
+                } | ({"observation_3x3": run(rows(obs, family="3x3"))} if spatial else {})
+            scored = dict(shared[data.kind])
+            scored["random_network"] = run(rows(np.asarray(random_acts[name])))
+            if control is not None:
+                scored["control_task"] = run(rows(np.asarray(acts[name]), control))
+            for key, baseline in scored.items():
+                result.baselines[key] = baseline["metrics"] | {"validation": baseline["validation"]}
+                point = result.score - float(baseline["metrics"][result.headline])
+                result.differences[key] = paired_difference(
+                    fitted["replicates"], baseline["replicates"], point
+                )
         results.append(result)
     return results
 
@@ -317,12 +455,18 @@ def probe(
     rollouts: Rollouts,
     hook: str,
     label: str,
-    robot: int | None = None,
+    robot: Robot | None = None,
     baselines: bool = True,
-    test_fraction: float = 0.25,
     seed: int = 0,
     estimator: BaseEstimator | None = None,
     progress: bool = False,
+    *,
+    features: str = "1x1",
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    class_weight: str | None = None,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    distinct: bool = True,
+    n_boot: int = 1000,
 ) -> ProbeResult:
     """Fit a probe from ``hook``'s activations to ``label`` and score it beside its baselines.
 
@@ -331,27 +475,41 @@ def probe(
         rollouts: Labelled steps (`collect_rollouts`).
         hook: Hook name (one tick of a recurrent layer, e.g. ``drc.layers.0.hook_c.2``).
         label: A label of `gridlab.interp.labels`; per-robot maps need ``robot``.
-        robot: Robot whose map to probe.
-        baselines: Also score the observation, a random network and shuffled labels.
-        test_fraction: Share of episodes held out for scoring.
-        seed: Seed of the split, the random network and the shuffle.
+        robot: Robot whose map to probe: a number, ``"target"`` or ``"other"``.
+        baselines: Also fit and score the baselines (module docstring).
+        seed: Seed of the split, the random network, the control task and the bootstrap.
         estimator: An unfitted scikit-learn classifier (class labels) or regressor
             (``moves_remaining``), or a pipeline ending in one, cloned for the probe and for every
             baseline; None for the default standardised linear probe (`probe_estimator`).
         progress: Show a progress bar (one probe: off by default).
+        features: Square feature family: ``"1x1"``, ``"3x3"`` or ``"position"``.
+        grid: Parameters to choose on the validation split (default: `GRIDS` for the default
+            probe, none for a given estimator).
+        class_weight: ``"balanced"`` for the default probe (`probe_estimator`).
+        fractions: Shares of episodes for train, validation and test.
+        distinct: Keep only the first visit of each board per episode (`distinct_steps`).
+        n_boot: Bootstrap replicates over test episodes.
 
     Returns:
         The scores, with the estimator's ``repr`` and the fitted probe.
 
     Raises:
-        ValueError: For an unknown hook or label, a missing ``robot``, an estimator of the wrong
-            kind for the label, or rollouts too small to split.
+        ValueError: For an unknown hook, label or feature family, a missing ``robot``, an
+            estimator of the wrong kind for the label, or rollouts too small to split.
         TypeError: For an ``estimator`` that is not a scikit-learn estimator.
     """
     agent.hook_point(hook)  # one hook name (sweep patterns with probe_sweep)
     return probe_sweep(
-        agent, rollouts, [hook], label, robot, baselines, test_fraction, seed, progress, estimator=estimator
-    )[0]
+        agent, rollouts, [hook], label, robot, baselines, seed, progress, estimator, features=features,
+        grid=grid, class_weight=class_weight, fractions=fractions, distinct=distinct, n_boot=n_boot,
+    )[0]  # fmt: skip
+
+
+def best_probe(results: Sequence[ProbeResult]) -> ProbeResult:
+    """The result with the best *validation* score: hooks are chosen without seeing the test split."""
+    if not results:
+        raise ValueError("no probe results to choose from")
+    return max(results, key=lambda r: r.validation.get("score", -np.inf))
 
 
 def linear_map(model: BaseEstimator) -> dict[str, np.ndarray]:
@@ -421,31 +579,50 @@ def probe_direction(result: ProbeResult, class_id: int | None = None) -> np.ndar
 
 
 def sweep_table(results: Sequence[ProbeResult]) -> pd.DataFrame:
-    """One row per hook: score, baseline scores and sizes."""
+    """One row per hook: the headline score with its interval and collapse flag, the validation
+    score (``selected`` marks `best_probe`), each baseline's headline score, the selectivity
+    (score minus the control task's) and the split sizes."""
+    chosen = best_probe(results).hook if results else None
     rows = []
     for r in results:
-        key = "macro_f1" if r.task == "classification" else "r2"
-        rows.append({"hook": r.hook, "kind": r.kind, "score": r.score}
-                    | {name: base[key] for name, base in r.baselines.items()}
-                    | {"n_train": r.n_train, "n_test": r.n_test})  # fmt: skip
+        low, high = r.interval
+        row = {"hook": r.hook, "kind": r.kind, "metric": r.headline, "score": r.score, "low": low,
+               "high": high, "collapsed": r.collapsed, "validation": r.validation.get("score"),
+               "selected": r.hook == chosen}  # fmt: skip
+        row |= {name: base[r.headline] for name, base in r.baselines.items()}
+        if "control_task" in r.differences:
+            row["selectivity"] = r.differences["control_task"]["value"]
+        rows.append(row | {"n_train": r.n_train, "n_val": r.n_val, "n_test": r.n_test})
     return pd.DataFrame(rows)
 
 
+BASELINE_STYLES = {"majority": "k:", "next_action": "v--", "observation": "s--", "observation_3x3": "D--",
+                   "random_network": "^--", "control_task": "x:"}  # fmt: skip
+
+
 def plot_sweep(results: Sequence[ProbeResult], ax: Axes | None = None) -> Axes:
-    """Probe score per hook, with each baseline drawn beside it."""
+    """Headline score per hook with its 95% interval, each baseline drawn beside it; a red ring
+    marks a collapsed probe and a star the hook chosen on validation."""
     table = sweep_table(results)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(table) + 2), 3.5))
     x = np.arange(len(table))
-    ax.plot(x, table["score"], "o-", label="probe", color="black")
-    for name, style in (("observation", "s--"), ("random_network", "^--"), ("shuffled_labels", "x:")):
+    if len(table):
+        spread = np.stack([table["score"] - table["low"], table["high"] - table["score"]])
+        ax.errorbar(x, table["score"], yerr=spread, fmt="o-", color="black", capsize=2, label="probe")
+        collapsed, selected = table["collapsed"].to_numpy(bool), table["selected"].to_numpy(bool)
+        ax.plot(x[collapsed], table["score"][collapsed], "o", mfc="none", mec="red", ms=11, label="collapsed")
+        ax.plot(x[selected], table["score"][selected], "*", color="gold", mec="black", ms=13,
+                label="chosen on validation")  # fmt: skip
+    for name, style in BASELINE_STYLES.items():
         if name in table:
             ax.plot(x, table[name], style, label=name.replace("_", " "), alpha=0.8)
-    ax.set_xticks(x, table["hook"], rotation=70, ha="right", fontsize=7)
-    task = results[0].task if results else "classification"
-    ax.set_ylabel("macro F1" if task == "classification" else "R$^2$")
+    ax.set_xticks(x, table["hook"] if len(table) else [], rotation=70, ha="right", fontsize=7)
+    headline = results[0].headline if results else "macro_f1"
+    ax.set_ylabel({"plan_f1": "macro F1, beyond the next move", "macro_f1": "macro F1 (move classes)",
+                   "r2": "R$^2$"}[headline])  # fmt: skip
     ax.set_title(f"probe: {results[0].label}" if results else "probe")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6)
     return ax
 
 

@@ -15,7 +15,8 @@ field              shape                           meaning
 ``state_h``        ``(T, D, 1, hidden * H * W)``   recurrent state the agent held *before*
 ``state_c``                                        acting (recurrent agents only)
 ``labels[name]``   ``(T, ...)``                    `gridlab.interp.labels.state_labels`, and
-                                                   ``agent_direction`` (`agent_directions`)
+                                                   ``agent_direction``, ``agent_horizon``
+                                                   (`agent_directions`)
 =================  ==============================  ============================================
 
 ``layouts`` keeps each episode's puzzle. `Rollouts.save` / `Rollouts.load` use one ``.npz``
@@ -115,7 +116,9 @@ def collect_rollouts(
     torch.manual_seed(seed)
     env = agent.make_env()
     columns: dict[str, list[np.ndarray]] = {name: [] for name in (*_FIELDS, "state_h", "state_c")}
-    labels: dict[str, list[np.ndarray]] = {name: [] for name in (*LABEL_NAMES, "agent_direction")}
+    labels: dict[str, list[np.ndarray]] = {
+        name: [] for name in (*LABEL_NAMES, "agent_direction", "agent_horizon")
+    }
     solved = []
     for index, layout in enumerate(tqdm(layouts, desc="rollouts", disable=not progress, leave=False)):
         obs, _ = env.reset(options={"layout": layout})
@@ -138,7 +141,9 @@ def collect_rollouts(
             if terminated or truncated:
                 break
         episode = np.stack(columns["robots"][-(t + 1) :]), np.stack(columns["actions"][-(t + 1) :])
-        labels["agent_direction"].extend(agent_directions(layout, *episode))
+        directions, horizons = agent_directions(layout, *episode)
+        labels["agent_direction"].extend(directions)
+        labels["agent_horizon"].extend(horizons)
         solved.append(bool(info["is_success"]))
     stacked = {k: np.stack(v) for k, v in columns.items() if v}
     return Rollouts(

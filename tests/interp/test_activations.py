@@ -8,7 +8,7 @@ import pytest
 import gridlab
 from gridlab.env import BoardSpec, random_layout
 from gridlab.interp import collect_rollouts
-from gridlab.interp.activations import RolloutActivations, cache_rollouts
+from gridlab.interp.activations import RolloutActivations, cache_rollouts, with_own_states
 from gridlab.training import train
 from tests.conftest import quick_config
 
@@ -68,3 +68,23 @@ def test_a_cache_too_big_for_memory_streams_to_a_temporary_folder(drc_run) -> No
     memory = cache_rollouts(agent, rollouts, names_filter="drc.hook_output", progress=False)
     assert memory.folder is None
     np.testing.assert_allclose(cached["drc.hook_output"], memory["drc.hook_output"], atol=1e-6)
+
+
+def test_a_network_replayed_over_the_rollouts_holds_its_own_states(drc_run) -> None:
+    agent, rollouts = drc_run
+    replayed = with_own_states(agent, rollouts)  # the agent that played: its recorded states, exactly
+    np.testing.assert_allclose(replayed.state_h, rollouts.state_h, atol=1e-6)
+    np.testing.assert_allclose(replayed.state_c, rollouts.state_c, atol=1e-6)
+    random = agent.randomized(seed=3)
+    own = with_own_states(random, rollouts)
+    assert own.state_h.shape == rollouts.state_h.shape
+    starts = rollouts.step == 0
+    assert not own.state_h[starts].any()  # every episode starts from zeros
+    assert np.abs(own.state_h[~starts] - rollouts.state_h[~starts]).mean() > 1e-3  # not the agent's memory
+    # Step by step, the random network fed the episode's observations reaches the same states.
+    first = np.flatnonzero(starts)[1]
+    state = random.initial_state()
+    for i in range(first, first + 3):
+        np.testing.assert_allclose(own.state_h[i], state[0].transpose(1, 0, 2), atol=1e-6)
+        output = random.forward(rollouts.obs[i][None], state, np.array([i == first]))
+        state = tuple(s.detach().numpy() for s in output.state)

@@ -90,7 +90,7 @@ def test_puzzles_and_rollouts_of_another_board_size_are_refused(agent_8x8, v1_ru
     layouts = fixed_layouts_v1_four_targets()
     with pytest.raises(ValueError, match="layout is 5x5 with 1 robots but this env is 8x8"):
         collect_rollouts(agent_8x8, layouts, progress=False)
-    plan_probe = ProbeResult(HOOK, "plan_direction", "square", "classification", metrics={})
+    plan_probe = ProbeResult(HOOK, "plan_direction", "square", "classification", "plan_f1", metrics={})
     with pytest.raises(ValueError, match="layout is 5x5 with 1 robots but this env is 8x8"):
         plan_steering(agent_8x8, [(layout, 1) for layout in layouts], HOOK, [plan_probe])
     rollouts = collect_rollouts(gridlab.load(v1_run.checkpoint), layouts, progress=False)

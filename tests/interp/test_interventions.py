@@ -81,7 +81,9 @@ def test_plan_steering_plants_moves_more_often_than_random_directions() -> None:
     puzzles = [layout for layout, _ in evaluation_puzzles(agent.config, 160)]
     rollouts = collect_rollouts(agent, puzzles[:100], deterministic=False, progress=False)
     hook = "features_extractor.hook_conv2"
-    plan_probe = probe(agent, rollouts, hook, "plan_direction", robot=0, baselines=False)
+    # The regularisation is fixed (C = 0.1): a grid would choose it for squares beyond the next
+    # move, and this one-step steering plants the next move.
+    plan_probe = probe(agent, rollouts, hook, "plan_direction", robot=0, baselines=False, grid={})
     boards = puzzles[100:]
     stats = plan_steering(agent, boards, hook, [plan_probe], strength=2.0, controls=5)
     env = agent.make_env()

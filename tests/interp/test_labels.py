@@ -18,6 +18,10 @@ def test_blocker_labels_are_exact() -> None:
     expected_direction[0, 0, :2] = 3  # robot 0 goes RIGHT from (0,0) and (0,1)
     expected_direction[1, 1:, 3] = 0  # robot 1 goes UP from (4,3) .. (1,3)
     np.testing.assert_array_equal(labels["plan_direction"], expected_direction)
+    expected_horizon = np.zeros((2, 5, 5))
+    expected_horizon[1, 1:, 3] = 1  # the plan: robot 1 UP first ...
+    expected_horizon[0, 0, :2] = 2  # ... then robot 0 RIGHT
+    np.testing.assert_array_equal(labels["plan_horizon"], expected_horizon)
     assert np.argwhere(labels["plan_stop"]).tolist() == [[0, 0, 2], [1, 0, 3]]
     assert labels["plan_path"][0].sum() == 3 and labels["plan_path"][1].sum() == 5
     assert np.argwhere(labels["reach_direction"][1] >= 0).tolist() == [[0, 3], [4, 0], [4, 4]]
@@ -30,7 +34,12 @@ def test_agent_directions_follow_the_agents_own_moves() -> None:
     cells = [[(0, 0), (4, 3)], [(4, 0), (4, 3)], [(0, 0), (4, 3)], [(0, 0), (0, 3)], [(0, 0), (0, 3)]]
     robots = np.array(cells)
     actions = np.array([4 * 0 + 1, 4 * 0 + 0, 4 * 1 + 0, 4 * 1 + 0, 4 * 0 + 3])  # step 3: the wall blocks it
-    labels = agent_directions(layout, robots, actions)
+    labels, horizons = agent_directions(layout, robots, actions)
+    assert horizons.shape == labels.shape and horizons.dtype == np.int8
+    np.testing.assert_array_equal(horizons >= 1, labels >= 0)
+    assert horizons[0, 0, 0, 0] == 1 and horizons[0, 0, 4, 0] == 2  # DOWN now, UP back next
+    assert horizons[0, 1, 2, 3] == 3 and horizons[0, 0, 0, 1] == 5  # robot 1 at step 2; RIGHT at step 4
+    assert horizons[2, 0, 0, 0] == 3 and horizons[4, 0, 0, 0] == 1  # the same move, seen closer
     assert labels.shape == (5, 2, 5, 5) and labels.dtype == np.int8
     first = np.full((2, 5, 5), -1)
     first[0, :4, 0] = 1  # robot 0 next moves DOWN off (0,0)..(3,0) ...

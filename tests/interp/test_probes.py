@@ -1,10 +1,12 @@
-"""Linear probes: planted signals are recovered, shuffled labels stay near chance, episodes stay whole."""
+"""Probes: planted signals are recovered above every baseline, a collapse and the next-action
+shortcut are exposed, hooks are chosen on validation, and results save and reload."""
 
 import dataclasses
 import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, RidgeCV
@@ -17,23 +19,27 @@ from gridlab.agent import Agent
 from gridlab.cli import main
 from gridlab.env import fixed_layouts_v1_four_targets
 from gridlab.interp import Rollouts, cache_rollouts, collect_rollouts, probes
+from gridlab.interp.probe_rows import ProbeData, distinct_steps, split_episodes
 from gridlab.interp.probes import (
-    ProbeData,
-    fit_and_score,
+    best_probe,
+    evaluate_probe,
+    fit_probe,
     linear_map,
     load_results,
+    mlp_probe,
     plot_sweep,
     probe,
-    probe_data,
     probe_direction,
+    probe_estimator,
     probe_sweep,
     save_results,
-    split_by_episode,
     sweep_table,
 )
+from gridlab.interp.scores import bootstrap_counts
 from gridlab.training import Run
 
 HOOK = "features_extractor.hook_relu2"
+BASELINES = {"majority", "next_action", "observation", "random_network", "control_task"}
 
 
 def planted(task: str, rows: int = 2000, seed: int = 0) -> ProbeData:
@@ -44,31 +50,76 @@ def planted(task: str, rows: int = 2000, seed: int = 0) -> ProbeData:
     return ProbeData(x, y, np.arange(rows) // 20, "global")
 
 
+def fit_and_test(data: ProbeData, task: str, estimator=None, grid=None) -> tuple[BaseEstimator, dict]:
+    train, val, test = split_episodes(data.groups, seed=0)
+    model, validation = fit_probe(data, task, train, val, probe_estimator(task, estimator), grid)
+    counts = bootstrap_counts(len(np.unique(data.groups[test])), 200, seed=0)
+    metrics, _ = evaluate_probe(model, data, task, test, counts)
+    return model, metrics | {"validation": validation}
+
+
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_planted_linear_signal_is_recovered_and_the_control_is_near_chance(task: str) -> None:
+def test_a_planted_linear_signal_is_recovered_with_an_interval(task: str) -> None:
     data = planted(task)
-    train, test = split_by_episode(data.groups, 0.25, seed=0)
-    _, real = fit_and_score(data, task, train, test)
-    _, control = fit_and_score(data, task, train, test, shuffle_seed=0)
+    _, metrics = fit_and_test(data, task, grid={"logisticregression__C" if task == "classification"
+                                                    else "ridge__alpha": (0.01, 1.0)})  # fmt: skip
+    headline = "macro_f1" if task == "classification" else "r2"
+    low, high = metrics["ci"][headline]
+    assert 0.9 < low <= metrics[headline] <= high <= 1.0
+    assert metrics["validation"]["score"] > 0.9 and metrics["validation"]["params"]
     if task == "classification":
-        assert real["macro_f1"] > 0.9 and real["accuracy"] > 0.9 and real["converged"]
-        assert control["macro_f1"] < 0.5  # three classes: chance is about 1/3
-    else:
-        assert real["r2"] > 0.95 and control["r2"] < 0.1
+        assert metrics["validation"]["converged"] and not metrics["collapsed"]
+        assert metrics["average_precision"]["mean"] > 0.95
+    shuffled = dataclasses.replace(data, y=np.random.default_rng(0).permutation(data.y))
+    assert fit_and_test(shuffled, task)[1][headline] < 0.5  # chance: about 1/3 of classes, R^2 <= 0
 
 
-def test_square_probe_shares_one_map_across_cells() -> None:
-    rng = np.random.default_rng(1)
-    acts = rng.normal(size=(300, 6, 5, 5))
-    targets = (acts[:, 2] - acts[:, 4] > 0).astype(np.int64)  # a per-cell linear rule
-    data = probe_data(acts, targets, np.arange(300) // 10)
-    assert data.kind == "square" and data.x.shape == (300 * 25, 6)
-    train, test = split_by_episode(data.groups, 0.25, 0)
-    assert not set(data.groups[train]) & set(data.groups[test])  # episodes never straddle the split
-    assert fit_and_score(data, "classification", train, test)[1]["macro_f1"] > 0.95
+def test_regularisation_is_chosen_on_validation_not_test() -> None:
+    data = planted("classification", rows=400)
+    noise = np.random.default_rng(1).normal(size=(400, 200))
+    data = dataclasses.replace(data, x=np.concatenate([data.x, noise], axis=1))
+    train, val, _ = split_episodes(data.groups, seed=0)
+    grid = {"logisticregression__C": (1e-4, 0.1)}
+    model, validation = fit_probe(data, "classification", train, val, probe_estimator("classification"), grid)
+    assert validation["params"] == {"logisticregression__C": 0.1} and model[-1].C == 0.1
 
 
-def test_a_probe_that_does_not_converge_says_so_in_its_metrics_not_on_stderr(monkeypatch, recwarn) -> None:
+class Fixed(ClassifierMixin, BaseEstimator):
+    """Predicts the class stored in the first feature: known predictions for hand-made checks."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "Fixed":
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x[:, 0].astype(np.int64)
+
+
+def test_scores_by_horizon_on_a_hand_made_case() -> None:
+    # Four episodes of five squares: never left (-1), on the next move (horizon 1) or later (2, 3).
+    y = np.tile([-1, -1, 0, 1, 2], 4)
+    horizon = np.tile([0, 0, 1, 2, 3], 4)
+    guess = np.tile([-1, -1, 0, -1, 2], 4)  # right on the next move and at horizon 3, blind at horizon 2
+    data = ProbeData(guess[:, None].astype(float), y, np.repeat(np.arange(4), 5), "square", horizon)
+    metrics, replicates = evaluate_probe(Fixed().fit(data.x, y), data, "classification",
+                                         np.ones(20, dtype=bool), bootstrap_counts(4, 50, 0))  # fmt: skip
+    assert metrics["by_horizon"][1]["macro_f1"] == 1.0 and metrics["by_horizon"][1]["rows"] == 4
+    assert metrics["by_horizon"][2]["macro_f1"] == 0.0 and metrics["by_horizon"][3]["macro_f1"] == 1.0
+    assert metrics["plan_f1"] == pytest.approx(0.5)  # classes 1 and 2 beyond the next move: F1 0 and 1
+    assert metrics["macro_f1"] == pytest.approx(2 / 3)  # with class 0 on the next move
+    np.testing.assert_allclose(replicates, 0.5)  # every episode is alike
+
+
+def test_a_collapsed_probe_is_flagged_where_its_score_is() -> None:
+    rng = np.random.default_rng(0)
+    rows = 4000
+    y = np.where(rng.random(rows) < 0.97, -1, rng.integers(0, 4, rows))
+    data = ProbeData(rng.normal(size=(rows, 5)), y, np.arange(rows) // 40, "square")  # no signal at all
+    _, metrics = fit_and_test(data, "classification")
+    assert metrics["collapsed"] and metrics["macro_f1"] == 0.0 and metrics["accuracy"] > 0.95
+
+
+def test_a_probe_that_does_not_converge_says_so_in_its_results_not_on_stderr(monkeypatch, recwarn) -> None:
     fit = LogisticRegression.fit
 
     def fit_without_converging(self, *args, **kwargs):
@@ -76,31 +127,23 @@ def test_a_probe_that_does_not_converge_says_so_in_its_metrics_not_on_stderr(mon
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(LogisticRegression, "fit", fit_without_converging)
-    data = planted("classification")
-    train, test = split_by_episode(data.groups, 0.25, seed=0)
-    assert fit_and_score(data, "classification", train, test)[1]["converged"] is False
+    assert fit_and_test(planted("classification"), "classification")[1]["validation"]["converged"] is False
     assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
-
-
-def test_absent_classes_do_not_count_as_perfect() -> None:
-    data = ProbeData(np.eye(8)[np.arange(80) % 8], np.arange(80) % 2, np.arange(80) // 4, "global")
-    train, test = split_by_episode(data.groups, 0.5, 0)
-    metrics = fit_and_score(data, "classification", train, test)[1]
-    assert set(metrics["per_class_f1"]) == {0, 1}  # only classes seen in labels or predictions
 
 
 def test_probe_on_a_trained_agent_reports_every_baseline(v1_run: Run) -> None:
     agent = gridlab.load(v1_run.checkpoint)
-    puzzles = fixed_layouts_v1_four_targets() * 10
+    puzzles = fixed_layouts_v1_four_targets() * 20
     rollouts = collect_rollouts(agent, puzzles, deterministic=False, progress=False)
     result = probe(agent, rollouts, "features_extractor.hook_relu2", "optimal_actions")
-    assert result.kind == "global" and result.task == "classification"
-    assert set(result.baselines) == {"observation", "random_network", "shuffled_labels"}
-    assert result.score > 0.8  # the trained features encode the move to make
-    assert result.baselines["shuffled_labels"]["macro_f1"] < result.score - 0.3
-    assert result.n_train + result.n_test == len(rollouts)
+    assert result.kind == "global" and result.task == "classification" and result.headline == "macro_f1"
+    assert set(result.baselines) == BASELINES == set(result.differences)
+    assert result.score > 0.8 and result.interval[0] <= result.score <= result.interval[1]
+    assert result.differences["majority"]["excludes_zero"] and result.differences["majority"]["value"] > 0.5
+    assert result.baselines["majority"]["collapsed"]
+    assert result.n_train + result.n_val + result.n_test == distinct_steps(rollouts).sum() < len(rollouts)
     spatial = probe(agent, rollouts, "features_extractor.hook_relu2", "moves_remaining", baselines=False)
-    assert spatial.task == "regression" and "r2" in spatial.metrics
+    assert spatial.task == "regression" and spatial.headline == "r2" and "r2" in spatial.metrics
     with pytest.raises(ValueError, match=r"is per robot: pass robot=0\.\.0"):
         probe(agent, rollouts, "features_extractor.hook_relu2", "plan_direction")
     with pytest.raises(ValueError, match="needs a spatial activation"):
@@ -112,14 +155,22 @@ def test_sweep_table_plot_and_saved_results(v1_run: Run, tmp_path) -> None:
     rollouts = collect_rollouts(
         agent, fixed_layouts_v1_four_targets() * 6, deterministic=False, progress=False
     )
-    results = probe_sweep(agent, rollouts, "features_extractor.*", "optimal_actions")
+    results = probe_sweep(agent, rollouts, "features_extractor.*", "optimal_actions", n_boot=200)
     table = sweep_table(results)
     assert list(table.hook) == agent.hook_names()
-    assert {"score", "observation", "random_network", "shuffled_labels"} <= set(table.columns)
-    assert len(plot_sweep(results).lines) == 4
+    assert {"score", "low", "high", "collapsed", "validation", "selected", "selectivity"} | BASELINES <= set(
+        table.columns
+    )
+    assert table.selected.sum() == 1 and table.hook[table.selected].item() == best_probe(results).hook
+    assert table.validation[table.selected].item() == table.validation.max()
+    ax = plot_sweep(results)
+    assert {"probe", "chosen on validation", "majority", "control task"} <= {
+        t.get_text() for t in ax.get_legend().get_texts()
+    }
     save_results(results, tmp_path / "p", {"label": "optimal_actions"})
     metrics, config, weights = load_results(tmp_path / "p")
     assert [m["hook"] for m in metrics] == list(table.hook) and config == {"label": "optimal_actions"}
+    assert metrics[3]["interval"] == results[3].interval and set(metrics[3]["differences"]) == BASELINES
     # The saved linear map reproduces the probe's predictions.
     x = np.asarray(
         cache_rollouts(agent, rollouts, names_filter=results[3].hook, progress=False)[results[3].hook]
@@ -146,7 +197,7 @@ def test_probe_command_writes_results(v1_run: Run, tmp_path, capsys) -> None:
 @pytest.fixture(scope="module")
 def v1_probed(v1_run: Run) -> tuple[Agent, Rollouts]:
     agent = gridlab.load(v1_run.checkpoint)
-    puzzles = fixed_layouts_v1_four_targets() * 10
+    puzzles = fixed_layouts_v1_four_targets() * 20
     return agent, collect_rollouts(agent, puzzles, deterministic=False, progress=False)
 
 
@@ -157,6 +208,9 @@ def test_the_default_probe_is_recorded_by_its_repr(v1_probed: tuple[Agent, Rollo
         "('logisticregression', LogisticRegression(C=0.1, max_iter=200))])"
     )
     assert result.to_dict()["estimator"] == result.estimator
+    assert result.validation["params"]["logisticregression__C"] in (0.01, 0.1, 1.0)  # chosen on validation
+    balanced = probe(*v1_probed, HOOK, "optimal_actions", baselines=False, class_weight="balanced")
+    assert "class_weight='balanced'" in balanced.estimator
 
 
 def test_every_fit_uses_a_fresh_clone_of_the_estimator(v1_probed: tuple[Agent, Rollouts], monkeypatch):
@@ -170,23 +224,27 @@ def test_every_fit_uses_a_fresh_clone_of_the_estimator(v1_probed: tuple[Agent, R
     monkeypatch.setattr(LogisticRegression, "fit", recording_fit)
     estimator = make_pipeline(StandardScaler(), LogisticRegression(C=1.0))
     result = probe(*v1_probed, HOOK, "optimal_actions", estimator=estimator)
-    # The probe, then the observation, random-network and shuffled-label baselines: four clones.
-    assert len({id(model) for model in fitted}) == 4 and all(model.C == 1.0 for model in fitted)
+    # The probe, then the next-action, observation, random-network and control-task baselines (the
+    # majority baseline is a DummyClassifier); a given estimator gets no grid: one fit each.
+    assert len({id(model) for model in fitted}) == 5 and all(model.C == 1.0 for model in fitted)
     assert result.model[-1] is fitted[0]
     assert not hasattr(estimator[-1], "coef_")  # the caller's estimator stays unfitted
     assert result.estimator == (
         "Pipeline(steps=[('standardscaler', StandardScaler()), ('logisticregression', LogisticRegression())])"
     )
-    assert result.score > 0.8 and result.baselines["shuffled_labels"]["macro_f1"] < result.score - 0.3
+    assert result.score > 0.8 and result.differences["majority"]["value"] > 0.3
 
 
-def test_a_regressor_and_a_tree_probe_score_sensibly(v1_probed: tuple[Agent, Rollouts]) -> None:
+def test_regressor_tree_and_mlp_probes_score_sensibly(v1_probed: tuple[Agent, Rollouts]) -> None:
     ridge = probe(*v1_probed, HOOK, "moves_remaining", estimator=RidgeCV())
-    assert ridge.estimator == "RidgeCV()" and set(ridge.metrics) == {"r2"}
-    assert ridge.score > 0.5 and ridge.baselines["shuffled_labels"]["r2"] < 0.1
+    assert ridge.estimator == "RidgeCV()" and set(ridge.metrics) == {"r2", "ci"}
+    assert ridge.score > 0.5 and ridge.baselines["majority"]["r2"] <= 0.0
+    assert "control_task" not in ridge.baselines  # a control task needs classes
     tree = probe(*v1_probed, HOOK, "optimal_actions", estimator=DecisionTreeClassifier(random_state=0))
     assert tree.estimator == "DecisionTreeClassifier(random_state=0)"
-    assert tree.score > 0.8 and tree.baselines["shuffled_labels"]["macro_f1"] < tree.score - 0.3
+    assert tree.score > 0.8 and tree.differences["majority"]["excludes_zero"]
+    mlp = probe(*v1_probed, HOOK, "optimal_actions", baselines=False, estimator=mlp_probe(hidden=16))
+    assert "MLPClassifier" in mlp.estimator and mlp.score > 0.8
 
 
 def test_an_estimator_of_the_wrong_kind_is_refused_before_caching(

@@ -28,8 +28,9 @@ def test_rollouts_of_a_trained_agent_carry_obs_actions_and_labels(v1_run: Run, t
     last = np.flatnonzero(np.diff(rollouts.episode, append=4))  # final step of each episode
     for episode, layout in enumerate(puzzles):  # the agent's own next moves, episode by episode
         steps = rollouts.episode == episode
-        expected = agent_directions(layout, rollouts.robots[steps], rollouts.actions[steps])
-        np.testing.assert_array_equal(rollouts.labels["agent_direction"][steps], expected)
+        directions, horizons = agent_directions(layout, rollouts.robots[steps], rollouts.actions[steps])
+        np.testing.assert_array_equal(rollouts.labels["agent_direction"][steps], directions)
+        np.testing.assert_array_equal(rollouts.labels["agent_horizon"][steps], horizons)
     # Every episode ends with its one-move solution: there the agent's move is the solver's plan.
     agent_moves, plan = rollouts.labels["agent_direction"], rollouts.labels["plan_direction"]
     np.testing.assert_array_equal(agent_moves[last], plan[last])
