@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import gridlab
 from gridlab.files import atomic_write_json
+from gridlab.interp.scores import wilson
 from gridlab.training import TrainConfig, train
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -41,14 +41,6 @@ class Deadline(BaseCallback):
 
     def _on_step(self) -> bool:
         return time.perf_counter() < self.deadline
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a success rate."""
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(centre - half, 0.0), min(centre + half, 1.0)
 
 
 def main() -> None:

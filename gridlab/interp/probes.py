@@ -626,6 +626,36 @@ def plot_sweep(results: Sequence[ProbeResult], ax: Axes | None = None) -> Axes:
     return ax
 
 
+def plot_horizons(
+    result: ProbeResult,
+    baselines: Sequence[str] = ("next_action", "observation_3x3", "random_network"),
+    ax: Axes | None = None,
+) -> Axes:
+    """Macro F1 over the move classes by horizon (the squares left ``h`` moves ahead, and those
+    never left), with 95% intervals, for a direction probe and the named baselines."""
+    if "by_horizon" not in result.metrics:
+        raise ValueError(
+            f"{result.label} has no horizons: scores by horizon need plan_direction or agent_direction"
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3.2))
+    for offset, (name, metrics) in enumerate(
+        [("probe", result.metrics)] + [(b, result.baselines[b]) for b in baselines if b in result.baselines]
+    ):
+        horizons = sorted(metrics["by_horizon"])
+        scores = np.array([metrics["by_horizon"][h]["macro_f1"] for h in horizons])
+        low, high = np.array([metrics["by_horizon"][h]["ci"]["macro_f1"] for h in horizons]).T
+        style = "o-" if name == "probe" else BASELINE_STYLES[name]
+        color = "black" if name == "probe" else None
+        ax.errorbar(np.array(horizons) + 0.06 * offset, scores, yerr=[scores - low, high - scores], fmt=style,
+                    capsize=2, label=name.replace("_", " "), color=color)  # fmt: skip
+    ax.set_xlabel("horizon: the square is left this many moves ahead")
+    ax.set_ylabel("macro F1 (move classes)")
+    ax.set_title(f"{result.label} from {result.hook}", fontsize=9)
+    ax.legend(fontsize=7)
+    return ax
+
+
 def save_results(results: Sequence[ProbeResult], folder: str | os.PathLike, config: dict[str, Any]) -> Path:
     """Write ``metrics.json``, ``config.json`` and ``weights.npz``.
 

@@ -22,7 +22,8 @@ multinomial episode counts: exact, and fast enough for thousands of replicates.
 =========================  =========================================================================
 
 `paired_difference` gives a score's difference to a baseline's on the same rows with the same
-resampled episodes; `mcnemar` compares two agents (or settings) on the same boards.
+resampled episodes; `mcnemar` compares two agents (or settings) on the same boards; `wilson` is
+the interval of one success rate.
 """
 
 from __future__ import annotations
@@ -259,3 +260,13 @@ def mcnemar(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
 
 def _log_comb(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate (``successes`` of ``n`` independent boards)."""
+    if n <= 0:
+        raise ValueError(f"a success rate needs at least one board, got n={n}")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(centre - half, 0.0), min(centre + half, 1.0)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from gridlab.agent import Agent, State
 from gridlab.env.puzzles import Puzzle, as_puzzles
+from gridlab.interp.scores import mcnemar, wilson
 from gridlab.training.evaluation import ActFn, evaluate, plot_success_by_length
 
 
@@ -61,7 +62,11 @@ def thinking_time(
 
     Returns:
         One row per number of steps: `EvaluationResult.summary` (``success_rate``,
-        ``moves_over_optimal``, ``extra_moves``, ``success_len_{L}``).
+        ``moves_over_optimal``, ``extra_moves``, ``success_len_{L}``), the success rate's 95%
+        Wilson interval (``success_low``, ``success_high``), and the paired comparison with the
+        first row (``steps[0]``, normally no thinking) on the same puzzles, `mcnemar`:
+        ``change`` in success rate with its 95% interval (``change_low``, ``change_high``) and
+        the exact ``p_value``.
 
     Raises:
         TypeError: For ``puzzles`` in neither form (`gridlab.env.puzzles.as_puzzles`).
@@ -78,9 +83,16 @@ def thinking_time(
             "measured on solvable puzzles: leave these out"
         )
     env = agent.make_env()
-    rows = []
+    rows, first = [], None
     for k in tqdm(steps, desc="thinking time", disable=not progress):
-        rows.append({"steps": k} | evaluate(acts[k], env, solvable).summary())
+        result = evaluate(acts[k], env, solvable)
+        first = result.solved if first is None else first
+        low, high = wilson(int(result.solved.sum()), len(result.solved))
+        paired = mcnemar(result.solved, first)
+        rows.append({"steps": k} | result.summary() | {
+            "success_low": low, "success_high": high, "change": paired["difference"],
+            "change_low": paired["ci"][0], "change_high": paired["ci"][1], "p_value": paired["p_value"],
+        })  # fmt: skip
     return pd.DataFrame(rows).set_index("steps")
 
 

@@ -3,6 +3,7 @@ shortcut are exposed, hooks are chosen on validation, and results save and reloa
 
 import dataclasses
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from gridlab.interp.probes import (
     linear_map,
     load_results,
     mlp_probe,
+    plot_horizons,
     plot_sweep,
     probe,
     probe_direction,
@@ -148,6 +150,27 @@ def test_probe_on_a_trained_agent_reports_every_baseline(v1_run: Run) -> None:
         probe(agent, rollouts, "features_extractor.hook_relu2", "plan_direction")
     with pytest.raises(ValueError, match="needs a spatial activation"):
         probe(agent, rollouts, "features_extractor.hook_relu2", "plan_direction", robot=0)
+
+
+def test_the_next_action_oracle_explains_the_next_move_and_nothing_beyond() -> None:
+    agent = gridlab.load(Path(__file__).resolve().parents[2] / "checkpoints" / "random5x5_small_cnn")
+    puzzles = [layout for layout, _ in agent.evaluation_puzzles(60)]
+    rollouts = collect_rollouts(agent, puzzles, progress=False)
+    hook = "features_extractor.hook_conv2"
+    result = probe(agent, rollouts, hook, "agent_direction", robot="target", n_boot=200)
+    assert result.kind == "square" and result.headline == "plan_f1"
+    oracle = result.baselines["next_action"]["by_horizon"]
+    assert oracle[1]["macro_f1"] == 1.0  # the next action fixes every square of its own path ...
+    assert all(oracle[h]["macro_f1"] == 0.0 for h in oracle if h > 1)  # ... and nothing later
+    assert result.baselines["next_action"]["plan_f1"] == 0.0
+    assert result.baselines["majority"]["collapsed"] and result.baselines["majority"]["macro_f1"] == 0.0
+    assert set(result.metrics["by_horizon"]) == set(oracle) and max(oracle) >= 2
+    ax = plot_horizons(result)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "probe", "next action", "observation 3x3", "random network"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="optimal_actions has no horizons"):
+        plot_horizons(probe(agent, rollouts, hook, "optimal_actions", baselines=False))
 
 
 def test_sweep_table_plot_and_saved_results(v1_run: Run, tmp_path) -> None:

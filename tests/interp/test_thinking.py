@@ -10,6 +10,7 @@ import pytest
 
 import gridlab
 from gridlab.env import FixedLayout, empty_walls
+from gridlab.interp.scores import mcnemar
 from gridlab.interp.thinking import plot_thinking_time, thinking_act, thinking_time
 from gridlab.training import evaluate, evaluation_puzzles
 
@@ -41,10 +42,20 @@ def test_thinking_runs_the_core_on_the_first_observation(drc: gridlab.Agent) -> 
 
 
 def test_thinking_time_table_by_length(drc: gridlab.Agent) -> None:
-    table = thinking_time(drc, evaluation_puzzles(drc.config, 20), steps=(0, 2), progress=False)
+    puzzles = evaluation_puzzles(drc.config, 20)
+    table = thinking_time(drc, puzzles, steps=(0, 2), progress=False)
     assert list(table.index) == [0, 2]
     assert {"success_rate", "moves_over_optimal", "success_len_1"} <= set(table.columns)
     assert table.loc[0, "success_rate"] == drc.evaluate(episodes=20, progress=False).success_rate
+    # Paired with no thinking on the same puzzles (McNemar), and each rate's Wilson interval.
+    solved = [evaluate(thinking_act(drc, k), drc.make_env(), puzzles).solved for k in (0, 2)]
+    paired = mcnemar(solved[1], solved[0])
+    rates = table["success_rate"]
+    assert table.loc[2, "change"] == pytest.approx(rates[2] - rates[0])
+    assert table.loc[2, "p_value"] == paired["p_value"] and table.loc[2, "change_low"] == paired["ci"][0]
+    assert table.loc[0, "change"] == 0.0 and table.loc[0, "p_value"] == 1.0
+    for k in (0, 2):
+        assert table.loc[k, "success_low"] <= table.loc[k, "success_rate"] <= table.loc[k, "success_high"]
     ax = plot_thinking_time(table)
     assert ax.get_lines()[-1].get_label() == "all"
 
