@@ -8,7 +8,11 @@ default): attributions answer "given this memory, what in the observation matter
 Baselines are chosen deliberately. An all-zero image is *not* a neutral board here (it has no
 walls, no robots and no goal, which no real board looks like); the default ``"empty_board"``
 keeps the wall channels and clears the goal, target and robot channels, so attributions
-measure the effect of the pieces on the board, not of the walls every board has.
+measure the effect of the pieces on the board, not of the walls every board has. Path methods
+multiply by ``input - baseline``, so against the empty board their maps are non-zero on the
+goal and robot squares only, for any network: `gridlab.interp.saliency_checks` shows it.
+``"expected_gradients"`` (Erion et al. 2021) instead averages over baselines drawn from real
+boards (``references=``), so walls and every square can carry attribution.
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ from gridlab.env.board import Cell, FixedLayout
 from gridlab.env.observations import WALL_CHANNELS
 from gridlab.env.rendering import plot_cell_values
 
-METHODS = ("saliency", "integrated_gradients", "gradient_shap", "occlusion")
-LAYER_METHODS = ("saliency", "integrated_gradients", "gradient_shap")  # with a captum layer counterpart
+METHODS = ("saliency", "integrated_gradients", "gradient_shap", "expected_gradients", "occlusion")
+# with a captum layer counterpart
+LAYER_METHODS = ("saliency", "integrated_gradients", "gradient_shap", "expected_gradients")
 
 
 def _index(target: torch.Tensor | int, i: int) -> int:
@@ -98,6 +103,7 @@ def attribute(
     state: State | None = None,
     baseline: str = "empty_board",
     layer: str | None = None,
+    references: np.ndarray | torch.Tensor | None = None,
 ) -> np.ndarray:
     """Attributions for a batch of observations.
 
@@ -118,6 +124,9 @@ def attribute(
             for the whole batch; zeros when None.
         baseline: ``"empty_board"`` (walls only; image observations) or ``"zeros"``.
         layer: A hook name: attribute to that activation instead of the input.
+        references: ``(n, *observation_shape)`` real boards, the baseline distribution of
+            ``"expected_gradients"`` (GradientShap with those baselines and no noise); other
+            methods ignore it.
 
     Returns:
         Attributions shaped like ``obs`` (or like the hook's activation when ``layer`` is set).
@@ -140,6 +149,8 @@ def attribute(
         raise ValueError(f"target must be 'chosen', 'value' or an action 0..{n - 1}, got {target!r}")
     if baseline not in ("empty_board", "zeros"):
         raise ValueError(f"unknown baseline {baseline!r}; choose 'empty_board' or 'zeros'")
+    if method == "expected_gradients" and (references is None or len(references) == 0):
+        raise ValueError("expected_gradients needs references=: real observations to draw baselines from")
     x = torch.as_tensor(obs).detach().float()
     model = PolicyScalar(agent, "value" if target == "value" else "logits", state)
     with torch.no_grad():  # one plain pass first: Agent.forward checks obs before captum expands it
@@ -165,21 +176,25 @@ def attribute(
     elif method == "integrated_gradients":
         integrated = IntegratedGradients(model) if hook is None else LayerIntegratedGradients(model, hook)
         attributions = integrated.attribute(x, baselines=base, target=captum_target, n_steps=50)
-    elif method == "gradient_shap":
-        # Baselines are a distribution shared by the batch: use each board's own, lightly jittered,
-        # one board at a time (captum repeats each example, so a per-board state is sliced too).
+    elif method in ("gradient_shap", "expected_gradients"):
+        # Baselines are a distribution shared by the batch: gradient_shap uses each board's own,
+        # lightly jittered, expected_gradients the reference boards; one board at a time (captum
+        # repeats each example, so a per-board state is sliced too).
         generator = torch.Generator().manual_seed(0)
+        reference = None
+        if method == "expected_gradients":
+            reference = torch.as_tensor(np.array(references, dtype=np.float32))  # a copy: any strides
         parts = []
         for i in range(len(x)):
             one = PolicyScalar(agent, model.target, _example_state(state, i, len(x)))
             shap = GradientShap(one) if hook is None else LayerGradientShap(one, hook)
-            jitter = 0.05 * torch.rand((8, *x.shape[1:]), generator=generator)
+            if reference is None:
+                jitter = 0.05 * torch.rand((8, *x.shape[1:]), generator=generator)
+                draws, samples = base[i : i + 1] + jitter, 16
+            else:
+                draws, samples = reference, 32
             one_target = None if captum_target is None else _index(captum_target, i)
-            parts.append(
-                shap.attribute(
-                    x[i : i + 1], baselines=base[i : i + 1] + jitter, target=one_target, n_samples=16
-                )
-            )
+            parts.append(shap.attribute(x[i : i + 1], baselines=draws, target=one_target, n_samples=samples))
         attributions = torch.cat(parts)
     else:
         window = (x.shape[1], 1, 1) if x.ndim == 4 else (1,)

@@ -37,8 +37,26 @@ def boards(agent: Agent) -> np.ndarray:
 def test_every_method_gives_maps_shaped_like_the_input(agents: dict, kind: str, method: str) -> None:
     agent = agents[kind]
     obs = boards(agent)
-    maps = attribute(agent, obs, method=method, target="chosen")
+    maps = attribute(agent, obs, method=method, target="chosen", references=obs[::-1])
     assert maps.shape == obs.shape and np.isfinite(maps).all() and np.abs(maps).sum() > 0
+
+
+def test_expected_gradients_average_over_reference_boards(agents: dict) -> None:
+    agent = agents["small_cnn"]
+    obs = boards(agent)
+    references = obs.copy()
+    references[:, :4] = 0  # the same pieces without walls: walls now differ from the baselines
+    maps = attribute(agent, obs, method="expected_gradients", target="value", references=references)
+    # Complete in expectation: each map sums to the value's gap to the references' mean value; 32
+    # sampled baselines and interpolation points leave a sampling error of tens of percent.
+    model = PolicyScalar(agent, "value")
+    with torch.no_grad():
+        gap = (model(torch.as_tensor(obs)) - model(torch.as_tensor(references)).mean()).numpy()
+    ratio = maps.reshape(4, -1).sum(1) / gap
+    assert ((ratio > 0.5) & (ratio < 2.0)).all(), ratio
+    assert np.abs(maps[:, :4]).sum() > 0.1 * np.abs(maps).sum()  # the walls get credit
+    differs = (obs[:, None] != references[None]).any(axis=1)  # from some baseline board
+    assert not maps[~differs].any()  # inputs equal to every baseline get no credit
 
 
 @pytest.mark.parametrize("kind", ["mlp", "small_cnn", "convlstm"])
@@ -75,6 +93,8 @@ def test_bad_arguments(agents: dict) -> None:
         attribute(agent, obs, baseline="mean")
     with pytest.raises(ValueError, match="unknown hook"):
         attribute(agent, obs, layer="drc.hook_output")
+    with pytest.raises(ValueError, match="expected_gradients needs references="):
+        attribute(agent, obs, method="expected_gradients")
 
 
 def test_saliency_command_draws_a_png(v1_run: Run, tmp_path, capsys) -> None:
@@ -122,7 +142,10 @@ def test_every_layer_method_gives_its_own_map_shaped_like_the_activation(agents:
     agent, hook = agents[kind], LAYERS[kind]
     obs = boards(agent)
     _, cache = agent.run_with_cache(obs, names_filter=hook)
-    maps = {method: attribute(agent, obs, method=method, layer=hook) for method in LAYER_METHODS}
+    maps = {
+        method: attribute(agent, obs, method=method, layer=hook, references=obs[::-1])
+        for method in LAYER_METHODS
+    }
     for layer_map in maps.values():
         assert layer_map.shape == tuple(cache[hook].shape) and np.isfinite(layer_map).all()
         assert np.abs(layer_map).sum() > 0
