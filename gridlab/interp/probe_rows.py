@@ -201,6 +201,22 @@ def next_action_inputs(rollouts: Rollouts, spatial: bool, robot: Robot | None, n
     return np.stack([now == d for d in range(4)], axis=1).astype(np.float32)
 
 
+def geometry_inputs(rollouts: Rollouts, robot: Robot) -> np.ndarray:
+    """What a probe that knows only where the robot and the square are sees, shaped like an
+    activation: ``(T, 1, H, W)``, at each cell the id of the pair (robot's cell, this cell).
+
+    Read by a lookup table (`gridlab.interp.probes.LookupClassifier`), it predicts the label most
+    often seen for that pair in training: how far a plan's layout around a robot can be guessed
+    from geometry alone, by an agent that does not plan.
+    """
+    T, (H, W) = len(rollouts), rollouts.obs.shape[2:]
+    where = rollouts.robots[np.arange(T), robot_ids(rollouts, robot)]  # (T, 2)
+    robot_cell = where[:, 0] * W + where[:, 1]
+    return (robot_cell[:, None, None, None] * (H * W) + np.arange(H * W).reshape(1, 1, H, W)).astype(
+        np.float32
+    )
+
+
 def control_targets(obs: np.ndarray, targets: np.ndarray, train: np.ndarray, seed: int) -> np.ndarray:
     """Targets of the control task (Hewitt and Liang 2019): one random label per input type.
 

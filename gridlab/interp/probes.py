@@ -26,6 +26,8 @@ probe predicts its most frequent class nearly everywhere.
                     it moves the robot off each cell of its path)
 ``observation``     the observation, through the same feature family (square labels: also
 ``observation_3x3`` the 3x3 neighbourhood)
+``geometry``        per-robot square labels: the label most often seen in training for the pair
+                    (robot's square, this square), what an agent that does not plan can predict
 ``random_network``  the same architecture with fresh weights, running its own recurrent state
 ``control_task``    this hook's activations predicting random labels fixed per input type (Hewitt
                     and Liang 2019); ``score - control_task`` is the probe's selectivity
@@ -50,7 +52,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier, is_regressor
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -69,6 +71,7 @@ from gridlab.interp.probe_rows import (
     Robot,
     control_targets,
     distinct_steps,
+    geometry_inputs,
     label_horizons,
     label_targets,
     next_action_inputs,
@@ -200,6 +203,31 @@ def probe_estimator(
             f"pass e.g. estimator={example}, or estimator=None for the default linear probe"
         )
     return model
+
+
+class LookupClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts, for the integer key in the first feature, the class most often seen with that key
+    in training (the training majority for keys never seen); probabilities are the key's class
+    frequencies. The `geometry` baseline's estimator."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LookupClassifier:
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        keys = x[:, 0].astype(np.int64)
+        self.keys_, key_index = np.unique(keys, return_inverse=True)
+        counts = np.zeros((len(self.keys_), len(self.classes_)))
+        np.add.at(counts, (key_index, labels), 1.0)
+        self.table_ = counts / counts.sum(axis=1, keepdims=True)
+        self.prior_ = np.bincount(labels, minlength=len(self.classes_)) / len(labels)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        keys = x[:, 0].astype(np.int64)
+        where = np.clip(np.searchsorted(self.keys_, keys), 0, len(self.keys_) - 1)
+        known = self.keys_[where] == keys
+        return np.where(known[:, None], self.table_[where], self.prior_[None])
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(x).argmax(axis=1)]
 
 
 def mlp_probe(hidden: int = 64, seed: int = 0) -> Pipeline:
@@ -435,7 +463,12 @@ def probe_sweep(
                         rows(next_action_inputs(rollouts, spatial, robot, n_actions), family="1x1")
                     ),
                     "observation": run(rows(obs)),
-                } | ({"observation_3x3": run(rows(obs, family="3x3"))} if spatial else {})
+                }
+                if spatial:
+                    shared[data.kind]["observation_3x3"] = run(rows(obs, family="3x3"))
+                if spatial and robot is not None:  # per-robot maps: squares around that robot
+                    geometry = rows(geometry_inputs(rollouts, robot), family="1x1")
+                    shared[data.kind]["geometry"] = run(geometry, LookupClassifier(), {})
             scored = dict(shared[data.kind])
             scored["random_network"] = run(rows(np.asarray(random_acts[name])))
             if control is not None:
@@ -597,7 +630,7 @@ def sweep_table(results: Sequence[ProbeResult]) -> pd.DataFrame:
 
 
 BASELINE_STYLES = {"majority": "k:", "next_action": "v--", "observation": "s--", "observation_3x3": "D--",
-                   "random_network": "^--", "control_task": "x:"}  # fmt: skip
+                   "geometry": "P--", "random_network": "^--", "control_task": "x:"}  # fmt: skip
 
 
 def plot_sweep(results: Sequence[ProbeResult], ax: Axes | None = None) -> Axes:
@@ -628,7 +661,7 @@ def plot_sweep(results: Sequence[ProbeResult], ax: Axes | None = None) -> Axes:
 
 def plot_horizons(
     result: ProbeResult,
-    baselines: Sequence[str] = ("next_action", "observation_3x3", "random_network"),
+    baselines: Sequence[str] = ("next_action", "observation_3x3", "geometry", "random_network"),
     ax: Axes | None = None,
 ) -> Axes:
     """Macro F1 over the move classes by horizon (the squares left ``h`` moves ahead, and those

@@ -167,7 +167,7 @@ def test_the_next_action_oracle_explains_the_next_move_and_nothing_beyond() -> N
     assert set(result.metrics["by_horizon"]) == set(oracle) and max(oracle) >= 2
     ax = plot_horizons(result)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "probe", "next action", "observation 3x3", "random network"
+        "probe", "next action", "observation 3x3", "geometry", "random network"
     ]  # fmt: skip
     with pytest.raises(ValueError, match="optimal_actions has no horizons"):
         plot_horizons(probe(agent, rollouts, hook, "optimal_actions", baselines=False))
