@@ -44,6 +44,7 @@ if typing.TYPE_CHECKING:
 # them import them inside, so `gridlab --help` and `gridlab solve` start fast (tests/test_imports.py).
 
 _INTERRUPTED = 130  # exit status of a run stopped early by Ctrl-C or SIGTERM (the shell's 128 + SIGINT)
+REFERENCE_BOARDS = 64  # baselines of expected_gradients in `gridlab saliency`: the first held-out boards
 
 
 def _print_solution(layout: FixedLayout, max_depth: int, plot: Path | None) -> int:
@@ -213,7 +214,7 @@ def _saliency(args: argparse.Namespace) -> int:
             "held-out puzzles"
         )
     agent = _load_agent(args.checkpoint)
-    puzzles = agent.evaluation_puzzles(args.puzzle + 1)
+    puzzles = agent.evaluation_puzzles(max(args.puzzle + 1, REFERENCE_BOARDS))
     if args.puzzle >= len(puzzles):
         raise ValueError(
             f"--puzzle {args.puzzle} is out of range; this run has {len(puzzles)} held-out puzzles, "
@@ -223,7 +224,9 @@ def _saliency(args: argparse.Namespace) -> int:
     env = agent.make_env()
     obs, _ = env.reset(options={"layout": layout})
     target = args.target if args.target in ("chosen", "value") else int(args.target)
-    maps = attribute(agent, obs[None], method=args.method, target=target)[0]
+    boards = [board for board, _ in puzzles[:REFERENCE_BOARDS]]
+    references = np.stack([env.reset(options={"layout": board})[0] for board in boards])
+    maps = attribute(agent, obs[None], method=args.method, target=target, references=references)[0]
     if maps.ndim != 3:
         raise ValueError("saliency maps are drawn for image observations; this agent sees obs_mode="
                          f"{agent.config.obs_mode!r}")  # fmt: skip
@@ -428,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="integrated_gradients",
         choices=_ChoicesOf("gridlab.interp.saliency", "METHODS"),  # captum: read only when used
         metavar="METHOD",
-        help="captum method: %(choices)s",
+        help="captum method: %(choices)s (expected_gradients draws its baselines from the first "
+        f"{REFERENCE_BOARDS} held-out boards)",
     )
     saliency_cmd.add_argument("--target", default="chosen", help="'chosen', 'value' or an action id")
     saliency_cmd.add_argument(

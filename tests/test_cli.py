@@ -99,7 +99,8 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
         (["train"], "--tensorboard, --no-tensorboard Log to TensorBoard under the run folder. "
                     "(default: True)"),
         (["saliency"], "--method METHOD captum method: saliency, integrated_gradients, gradient_shap, "
-                       "occlusion (default: integrated_gradients)"),
+                       "expected_gradients, occlusion (expected_gradients draws its baselines from the first "
+                       "64 held-out boards) (default: integrated_gradients)"),
         (["puzzles", "show"], "--split {train,heldout,all} which split to show puzzles from "
                               "(default: train)"),
         (["demo"], "--height HEIGHT board rows (4-16) (default: 8)"),

@@ -151,6 +151,11 @@ def attribute(
         raise ValueError(f"unknown baseline {baseline!r}; choose 'empty_board' or 'zeros'")
     if method == "expected_gradients" and (references is None or len(references) == 0):
         raise ValueError("expected_gradients needs references=: real observations to draw baselines from")
+    if method == "expected_gradients" and references is not None and references.shape[1:] != obs.shape[1:]:
+        raise ValueError(
+            f"references must be observations like obs, (n, {', '.join(map(str, obs.shape[1:]))}), "
+            f"got {tuple(references.shape)}"
+        )
     x = torch.as_tensor(obs).detach().float()
     model = PolicyScalar(agent, "value" if target == "value" else "logits", state)
     with torch.no_grad():  # one plain pass first: Agent.forward checks obs before captum expands it

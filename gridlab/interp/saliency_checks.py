@@ -149,6 +149,7 @@ def model_randomisation(
     baseline: str = "empty_board",
     threshold: float = 0.5,
     seed: int = 0,
+    references: np.ndarray | None = None,
 ) -> SanityCheck:
     """Cascading model randomisation: layers re-initialised from the output down, one at a time.
 
@@ -159,7 +160,7 @@ def model_randomisation(
     Args:
         agent: The trained agent.
         obs: ``(boards, *observation_shape)``.
-        method, baseline: As for `attribute`.
+        method, baseline, references: As for `attribute` (references: for ``expected_gradients``).
         target: ``"chosen"``, an action id, or ``"value"``.
         threshold: The rank correlation the fully randomised maps must stay below.
         seed: Seed of the fresh weights and of the bootstrap.
@@ -172,7 +173,7 @@ def model_randomisation(
     with torch.no_grad():
         chosen = agent.forward(obs).logits.argmax(dim=1).numpy()
     maps_target = chosen if target == "chosen" else target
-    reference = _attribute_each(agent, obs, method, maps_target, baseline)
+    reference = _attribute_each(agent, obs, method, maps_target, baseline, references)
     skip = ("value_net",) if target != "value" else ("action_net", "policy_net")
     layers = [name for name in reversed(_forward_order(agent, obs)) if not any(s in name for s in skip)]
     fresh = dict(agent.randomized(seed).policy.named_modules())
@@ -182,7 +183,7 @@ def model_randomisation(
     own = dict(copy.policy.named_modules())
     for name in layers:
         own[name].load_state_dict(fresh[name].state_dict())
-        maps = _attribute_each(copy, obs, method, maps_target, baseline)
+        maps = _attribute_each(copy, obs, method, maps_target, baseline, references)
         rows[f"+ {name}"] = _mean_with_interval(rank_correlation(reference, maps), seed)
     table = pd.DataFrame(rows).T
     passed, reason = _verdict(table, reference, threshold)
@@ -190,17 +191,22 @@ def model_randomisation(
 
 
 def _attribute_each(
-    agent: Agent, obs: np.ndarray, method: str, target: np.ndarray | int | str, baseline: str
+    agent: Agent,
+    obs: np.ndarray,
+    method: str,
+    target: np.ndarray | int | str,
+    baseline: str,
+    references: np.ndarray | None = None,
 ) -> np.ndarray:
     """Attributions with a per-board action target (captum takes one target per call here)."""
     if isinstance(target, np.ndarray):
         return np.concatenate(
             [
-                attribute(agent, obs[i : i + 1], method, int(t), baseline=baseline)
+                attribute(agent, obs[i : i + 1], method, int(t), baseline=baseline, references=references)
                 for i, t in enumerate(target)
             ]
         )
-    return attribute(agent, obs, method, target, baseline=baseline)
+    return attribute(agent, obs, method, target, baseline=baseline, references=references)
 
 
 def label_randomisation(
@@ -212,6 +218,7 @@ def label_randomisation(
     steps: int = 400,
     threshold: float = 0.5,
     seed: int = 0,
+    references: np.ndarray | None = None,
 ) -> SanityCheck:
     """Data randomisation: the same architecture trained on true labels and on permuted ones.
 
@@ -225,7 +232,7 @@ def label_randomisation(
         agent: Gives the architecture (its weights are not used).
         obs: ``(boards, *observation_shape)``, e.g. rollout observations.
         labels: ``(boards,)`` action ids, e.g. the first optimal action.
-        method, baseline: As for `attribute`.
+        method, baseline, references: As for `attribute` (references: for ``expected_gradients``).
         steps: Training steps of each network.
         threshold: The rank correlation the permuted-label maps must stay below.
         seed: Seed of the start weights, the permutation and the bootstrap.
@@ -240,8 +247,8 @@ def label_randomisation(
         network = agent.randomized(seed)
         accuracy[name] = _fit(network, obs, y, steps, seed)
         trained[name] = network
-    reference = _attribute_each(trained["true labels"], obs, method, labels, baseline)
-    maps = _attribute_each(trained["permuted labels"], obs, method, labels, baseline)
+    reference = _attribute_each(trained["true labels"], obs, method, labels, baseline, references)
+    maps = _attribute_each(trained["permuted labels"], obs, method, labels, baseline, references)
     table = pd.DataFrame({
         "true labels": _mean_with_interval(rank_correlation(reference, reference), seed),
         "permuted labels": _mean_with_interval(rank_correlation(reference, maps), seed),

@@ -49,7 +49,7 @@ def test_attribute_checks_the_board_before_captum_runs(agent_8x8, obs_5x5, monke
     for method in METHODS if layer is None else LAYER_METHODS:
         for target in ("chosen", "value", 1):
             with pytest.raises(ValueError, match=WRONG_BOARD):
-                attribute(agent_8x8, obs_5x5, method=method, target=target, layer=layer)
+                attribute(agent_8x8, obs_5x5, method=method, target=target, layer=layer, references=obs_5x5)
 
 
 def test_interventions_check_the_board(agent_8x8, obs_8x8, obs_5x5, monkeypatch) -> None:
@@ -106,7 +106,7 @@ def test_numpy_arrays_and_torch_tensors_give_the_same_results(agent_8x8, obs_8x8
 
     def seeded_attribute(obs: np.ndarray | torch.Tensor, method: str) -> np.ndarray:
         np.random.seed(0)  # gradient_shap samples with numpy's global generator
-        return attribute(agent_8x8, obs, method=method)
+        return attribute(agent_8x8, obs, method=method, references=obs_8x8)
 
     for method in METHODS:
         np.testing.assert_array_equal(seeded_attribute(tensor, method), seeded_attribute(obs_8x8, method))

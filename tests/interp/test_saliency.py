@@ -106,6 +106,9 @@ def test_saliency_command_draws_a_png(v1_run: Run, tmp_path, capsys) -> None:
         == 0
     )
     assert out.stat().st_size > 5000 and "occlusion map of puzzle 2" in capsys.readouterr().out
+    expected = tmp_path / "expected.png"  # baselines drawn from the run's held-out boards
+    assert main(["saliency", str(v1_run.checkpoint), "--method", "expected_gradients", "--out", str(expected)]) == 0
+    assert expected.stat().st_size > 5000
 
 
 def test_integrated_gradients_credit_the_goal_for_the_chosen_move(v1_run: Run) -> None:
