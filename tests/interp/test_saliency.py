@@ -107,7 +107,8 @@ def test_saliency_command_draws_a_png(v1_run: Run, tmp_path, capsys) -> None:
     )
     assert out.stat().st_size > 5000 and "occlusion map of puzzle 2" in capsys.readouterr().out
     expected = tmp_path / "expected.png"  # baselines drawn from the run's held-out boards
-    assert main(["saliency", str(v1_run.checkpoint), "--method", "expected_gradients", "--out", str(expected)]) == 0
+    args = ["saliency", str(v1_run.checkpoint), "--method", "expected_gradients", "--out", str(expected)]
+    assert main(args) == 0
     assert expected.stat().st_size > 5000
 
 
