@@ -145,13 +145,6 @@ def probe_data(
     return ProbeData(np.asarray(activations, dtype=np.float32).reshape(T, -1), targets, episodes, "global")
 
 
-def select_rows(data: ProbeData, steps: np.ndarray) -> ProbeData:
-    """The rows of the steps where ``steps`` ``(T,)`` is True."""
-    rows = np.repeat(steps, len(data.y) // len(steps))
-    horizon = None if data.horizon is None else data.horizon[rows]
-    return ProbeData(data.x[rows], data.y[rows], data.groups[rows], data.kind, horizon)
-
-
 def distinct_steps(rollouts: Rollouts) -> np.ndarray:
     """``(T,)`` True at the first visit of each board within its episode."""
     keep = np.zeros(len(rollouts), dtype=bool)
