@@ -247,6 +247,11 @@ def _move_classes(data: ProbeData) -> np.ndarray:
     return classes[classes != NO_MOVE] if data.kind == "square" else classes
 
 
+def _headline_rows(data: ProbeData) -> np.ndarray:
+    """Rows the headline scores: all, or for direction labels all but the next move's path."""
+    return np.ones(len(data.y), dtype=bool) if data.horizon is None else data.horizon != 1
+
+
 def _headline(task: str, data: ProbeData) -> str:
     if task == "regression":
         return "r2"
@@ -284,7 +289,7 @@ def fit_probe(
             f"the training split has a single class {np.unique(data.y[train])}; collect more episodes"
         )
     best: tuple[float, BaseEstimator, dict[str, Any], bool] | None = None
-    scored = val if data.horizon is None else val & (data.horizon != 1)  # the headline's rows
+    scored = val & _headline_rows(data)
     for params in _grid_points(grid or {}):
         model = clone(estimator).set_params(**params)
         with warnings.catch_warnings(record=True) as caught:  # reported in the result, not printed per probe
@@ -323,10 +328,9 @@ def evaluate_probe(
         return r2_scores(y, predicted, groups, counts), replicate_r2(y, predicted, groups, counts)
     move = _move_classes(data)
     metrics = classification_scores(y, predicted, groups, move, counts)
-    headline = np.ones(len(y), dtype=bool)
+    headline = _headline_rows(data)[test]
     if data.horizon is not None:
         horizon = data.horizon[test]
-        headline = horizon != 1
         metrics["plan"] = classification_scores(
             y[headline], predicted[headline], groups[headline], move, counts
         )
