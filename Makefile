@@ -29,9 +29,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy gridlab
 
-# One pytest worker per core: the tests train and play small networks on one torch thread each.
+# One pytest worker per core: the tests train and play small networks on one torch thread each;
+# tests grouped with xdist_group share one worker (and their module's trained networks).
 test: lint typecheck
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_solver.py

@@ -46,8 +46,9 @@ BANKS_ENV_VAR = "GRIDLAB_BANKS"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the gridlab package
 
 
-def _puzzle_key(layout: FixedLayout) -> bytes:
-    """Content digest of a puzzle: identical puzzles share it, so it deduplicates and splits."""
+def puzzle_key(layout: FixedLayout) -> bytes:
+    """Content digest of a puzzle (walls, robots, goal, target): identical puzzles share it, so it
+    deduplicates, splits and keeps intervention boards apart from a probe's (``.hex()`` for text)."""
     parts = [
         np.packbits(layout.h_walls).tobytes(), np.packbits(layout.v_walls).tobytes(),
         np.array(layout.robots, dtype=np.int16).tobytes(), np.array(layout.goal_position, np.int16).tobytes(),
@@ -383,7 +384,7 @@ def generate_bank(
     missing = {n: max(0, c - have.get(n, 0)) for n, c in wanted.items()}
     if bank.path is not None and not any(missing.values()):
         return bank  # the bank already has what is asked: leave its files untouched
-    seen = {_puzzle_key(bank.layout(i)) for i in range(len(bank))}
+    seen = {puzzle_key(bank.layout(i)) for i in range(len(bank))}
     lo = min((n for n, c in missing.items() if c), default=min_moves)
     hi = max((n for n, c in missing.items() if c), default=min_moves)
     rng = np.random.default_rng([seed, bank.rounds])
@@ -396,7 +397,7 @@ def generate_bank(
         while any(missing.values()):
             layout, plan = random_layout(spec, rng, lo, hi)
             n = len(plan)
-            key = _puzzle_key(layout)
+            key = puzzle_key(layout)
             if missing.get(n, 0) == 0 or key in seen:
                 stale += 1
                 if stale > max_stale_draws:

@@ -10,8 +10,8 @@ just another hook name (``drc.layers.0.hook_c.1``).
 * `steer`: add ``strength * direction`` (a probe's direction, one vector per cell) at chosen
   cells; `steering_success` reports how often the agent then takes the intended action, beside
   the same intervention with random directions of equal norm (the control).
-* `plan_steering`: plant moves the agent would not make, with square-level plan probes'
-  directions along each move's cells, over many boards (the Sokoban study's shortcut test).
+
+Multi-move causal tests of a plan, held over whole episodes, are `gridlab.interp.routes`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,7 @@ import numpy as np
 import torch
 
 from gridlab.agent import Agent, State
-from gridlab.env.board import Cell, _as_cell, slide_path
-from gridlab.env.puzzles import Puzzle, as_layouts
-from gridlab.interp.probes import ProbeResult, probe_direction
-
-DIRECTION_LABELS = ("plan_direction", "agent_direction")  # square-level labels whose classes are moves
+from gridlab.env.board import Cell, _as_cell
 
 
 @dataclass
@@ -234,61 +230,3 @@ def steering_success(
         "random_control_rate": float(np.mean(control)),
         "baseline_rate": float((effect.before.argmax(1) == intended).mean()),
     }
-
-
-def plan_steering(
-    agent: Agent, layouts: Sequence[Puzzle], hook: str, probes: Sequence[ProbeResult],
-    strength: float = 1.0, controls: int = 10, seed: int = 0,
-) -> dict[str, float]:  # fmt: skip
-    """Plant moves with plan probes' directions and count how often the agent makes them.
-
-    For every board, robot ``r`` and direction ``d`` such that the move is possible and is not
-    the agent's greedy action, adds the direction of class ``d`` of ``probes[r]`` (a
-    square-level ``plan_direction`` or ``agent_direction`` probe of robot ``r`` at ``hook``),
-    scaled to ``strength`` times the mean norm of one cell's activation, at every cell of that
-    move (the robot's cell and those it would slide through), at the first step of an episode.
-    Success: the greedy action becomes ``4 * r + d``. The control adds random directions of the
-    same norm at the same cells (`steering_success`).
-
-    Args:
-        agent: The agent.
-        layouts: Boards of the agent's size: layouts or ``(layout, optimal_length)`` pairs
-            (`evaluation_puzzles`).
-        hook: One spatial hook name.
-        probes: One square-level direction probe of ``hook`` per robot.
-        strength, controls, seed: As for `steering_success`.
-
-    Returns:
-        ``{"success_rate", "random_control_rate", "baseline_rate", "cases"}``, averaged over
-        every planted move.
-
-    Raises:
-        ValueError: For probes of another hook or kind, boards of another size, or no move to plant.
-        TypeError: For ``layouts`` in neither form (`gridlab.env.puzzles.as_layouts`).
-    """
-    layouts = as_layouts(layouts)
-    if any(p.hook != hook or p.kind != "square" or p.label not in DIRECTION_LABELS for p in probes):
-        raise ValueError(
-            f"probes must be square-level {' or '.join(DIRECTION_LABELS)} probes of {hook!r}, one per robot"
-        )
-    env = agent.make_env()
-    obs = np.stack([env.reset(options={"layout": layout})[0] for layout in layouts])
-    out, cache = agent.run_with_cache(obs, names_filter=agent.hook_point(hook).name)
-    cell_norm = float(cache[hook].norm(dim=1).mean())
-    greedy = out.logits.argmax(1).numpy()
-    outcomes = []
-    for k, layout in enumerate(layouts):
-        for robot, result in enumerate(probes):
-            for d in range(4):
-                cells = slide_path(layout.h_walls, layout.v_walls, layout.robots, robot, d)
-                if len(cells) == 1 or 4 * robot + d == greedy[k]:
-                    continue
-                direction = probe_direction(result, class_id=d)
-                direction = direction / np.linalg.norm(direction) * cell_norm
-                outcomes.append(
-                    steering_success(agent, obs[k : k + 1], hook, direction, cells, np.array([4 * robot + d]),
-                                     strength, controls, seed + k)
-                )  # fmt: skip
-    if not outcomes:
-        raise ValueError("no move to plant: every possible move is the agent's greedy one")
-    return {key: float(np.mean([o[key] for o in outcomes])) for key in outcomes[0]} | {"cases": len(outcomes)}

@@ -20,10 +20,14 @@ name                   shape, dtype            meaning
                                                ``plan_direction``, 0 elsewhere
 ``reach_direction``    ``(N, H, W)`` int8      direction of the single move that takes robot
                                                ``i`` to each cell now (0-3), -1 elsewhere
+``plan_directions``    ``(N, H, W)`` uint8     bit ``d`` set where *some* optimal plan moves
+                                               robot ``i`` off the cell in direction ``d``
 =====================  ======================  ==================================================
 
-Plan maps follow one optimal plan (the solver's, deterministic); ``optimal_actions`` and
-``next_robot`` cover every optimal plan.
+``plan_stop`` to ``plan_horizon`` follow one optimal plan (the solver's, deterministic);
+``optimal_actions``, ``next_robot`` and ``plan_directions`` cover every optimal plan. Probe
+scores use the sets: a predicted move counts as right when some optimal plan makes it
+(`gridlab.interp.probes`, ``any_optimal``).
 
 `agent_directions(layout, robots, actions)` labels a whole episode with what the agent itself
 did next, the square-level target of the Sokoban DRC probes (Bush et al. 2025):
@@ -53,7 +57,7 @@ from gridlab.env.solver import DEFAULT_MAX_DEPTH, optimal_first_moves, solve
 
 LABEL_NAMES = (
     "optimal_actions", "next_robot", "moves_remaining", "plan_stop", "plan_path", "plan_direction",
-    "plan_horizon", "reach_direction",
+    "plan_horizon", "reach_direction", "plan_directions",
 )  # fmt: skip
 
 
@@ -79,6 +83,7 @@ def state_labels(
         "plan_direction": np.full((n, H, W), -1, dtype=np.int8),
         "plan_horizon": np.zeros((n, H, W), dtype=np.int8),
         "reach_direction": np.full((n, H, W), -1, dtype=np.int8),
+        "plan_directions": np.zeros((n, H, W), dtype=np.uint8),
     }
     current = list(state.robots)
     for robot in range(n):
@@ -104,7 +109,27 @@ def state_labels(
                 labels["plan_horizon"][(robot, *cell)] = move
         labels["plan_stop"][(robot, *path[-1])] = True
         current[robot] = path[-1]
+    labels["plan_directions"] = _all_optimal_directions(state, len(plan), max_depth)
     return labels
+
+
+def _all_optimal_directions(state: FixedLayout, length: int, max_depth: int) -> np.ndarray:
+    """``plan_directions``: walk every optimal plan at once, a layer of distinct positions per move."""
+    masks = np.zeros((state.num_robots, state.height, state.width), dtype=np.uint8)
+    layer = {tuple(state.robots)}
+    for _ in range(length):
+        following = set()
+        for robots in layer:
+            position = state.with_robots(robots)
+            for robot, direction in optimal_first_moves(position, max_depth):
+                path = slide_path(state.h_walls, state.v_walls, list(robots), robot, direction)
+                for cell in path[:-1]:
+                    masks[(robot, *cell)] |= 1 << direction
+                moved = list(robots)
+                moved[robot] = path[-1]
+                following.add(tuple(moved))
+        layer = following
+    return masks
 
 
 def agent_directions(

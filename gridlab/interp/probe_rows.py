@@ -44,6 +44,8 @@ class ProbeData:
         kind: ``"global"`` or ``"square"``.
         horizon: ``(rows,)`` for square labels with horizons (`gridlab.interp.labels`): how many
             moves ahead the cell is left (1 = the next move), 0 where it is not; else None.
+        accept: ``(rows,)`` bit masks of the classes some optimal plan makes (`label_accept`),
+            for scores that count any optimal move as right; None for other labels.
     """
 
     x: np.ndarray
@@ -51,6 +53,7 @@ class ProbeData:
     groups: np.ndarray
     kind: str
     horizon: np.ndarray | None = None
+    accept: np.ndarray | None = None
 
 
 def robot_ids(rollouts: Rollouts, robot: Robot) -> np.ndarray:
@@ -91,6 +94,26 @@ def label_horizons(rollouts: Rollouts, label: str, robot: Robot | None = None) -
     return _per_robot(rollouts, rollouts.labels[HORIZONS[label]], label, robot).astype(np.int64)
 
 
+def label_accept(rollouts: Rollouts, label: str, robot: Robot | None = None) -> np.ndarray | None:
+    """Bit masks of the right answers over *every* optimal plan, shaped like `label_targets`: bit
+    ``k`` set where class ``k`` is made by some optimal plan. ``optimal_actions`` and
+    ``next_robot`` use their own sets, ``plan_direction`` the ``plan_directions`` label; None for
+    other labels (and rollouts recorded without ``plan_directions``)."""
+    if label in ("optimal_actions", "next_robot"):
+        values = rollouts.labels[label].astype(np.int64)
+        return values @ (1 << np.arange(values.shape[1], dtype=np.int64))
+    if label == "plan_direction" and "plan_directions" in rollouts.labels:
+        return _per_robot(rollouts, rollouts.labels["plan_directions"], label, robot).astype(np.int64)
+    return None
+
+
+def credited(y: np.ndarray, predicted: np.ndarray, accept: np.ndarray) -> np.ndarray:
+    """``y`` with each prediction that some optimal plan makes counted as the truth (``accept`` bit
+    masks, `label_accept`): what set-valued scores score ``predicted`` against."""
+    fits = (predicted >= 0) & ((accept >> np.maximum(predicted, 0)) & 1).astype(bool)
+    return np.where(fits, predicted, y)
+
+
 def _per_robot(rollouts: Rollouts, values: np.ndarray, label: str, robot: Robot | None) -> np.ndarray:
     if robot is None:
         n = values.shape[1]
@@ -123,26 +146,29 @@ def probe_data(
     episodes: np.ndarray,
     family: str = "1x1",
     horizons: np.ndarray | None = None,
+    accept: np.ndarray | None = None,
 ) -> ProbeData:
-    """Arrange activations ``(T, ...)`` and targets into rows: square probes when both are spatial."""
+    """Arrange activations ``(T, ...)`` and targets (with their horizons and accepted sets, shaped
+    like the targets) into rows: square probes when both are spatial."""
     T = len(targets)
     if targets.ndim == 3 and activations.ndim == 4 and activations.shape[2:] == targets.shape[1:]:
         features = square_features(activations, family)
         cells = targets.shape[1] * targets.shape[2]
-        horizon = None if horizons is None else horizons.reshape(-1)
         return ProbeData(
             features.reshape(T * cells, -1),
             targets.reshape(-1),
             np.repeat(episodes, cells),
             "square",
-            horizon,
+            None if horizons is None else horizons.reshape(-1),
+            None if accept is None else accept.reshape(-1),
         )
     if targets.ndim != 1:
         raise ValueError(
             f"a spatial label {targets.shape[1:]} needs a spatial activation (T, C, H, W) of the same "
             f"board size, got {activations.shape}"
         )
-    return ProbeData(np.asarray(activations, dtype=np.float32).reshape(T, -1), targets, episodes, "global")
+    x = np.asarray(activations, dtype=np.float32).reshape(T, -1)
+    return ProbeData(x, targets, episodes, "global", accept=accept)
 
 
 def distinct_steps(rollouts: Rollouts) -> np.ndarray:

@@ -63,6 +63,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from gridlab.agent import Agent
+from gridlab.env.puzzle_bank import puzzle_key
 from gridlab.files import atomic_write, atomic_write_json
 from gridlab.interp.activations import cache_rollouts, with_own_states
 from gridlab.interp.probe_rows import (
@@ -70,8 +71,10 @@ from gridlab.interp.probe_rows import (
     ProbeData,
     Robot,
     control_targets,
+    credited,
     distinct_steps,
     geometry_inputs,
+    label_accept,
     label_horizons,
     label_targets,
     next_action_inputs,
@@ -111,6 +114,10 @@ class ProbeResult:
         validation: ``{"score": headline on the validation split, "params": the chosen grid point}``.
         estimator: ``repr`` of the (unfitted) estimator every fit used, on one line.
         features: The square feature family (``1x1``, ``3x3``, ``position``).
+        robot: Whose map a square probe reads (a number, ``"target"``, ``"other"``), else None.
+        fitted_boards: `puzzle_key` hex digests of the puzzles of the training and validation
+            episodes: the boards the probe was fitted and chosen on, which causal tests refuse
+            (`gridlab.interp.routes`).
         model: The fitted probe (not saved; `save_results` keeps a linear probe's weights).
     """
 
@@ -128,6 +135,8 @@ class ProbeResult:
     n_test: int = 0
     estimator: str = ""
     features: str = "1x1"
+    robot: Robot | None = None
+    fitted_boards: frozenset[str] = field(default_factory=frozenset, repr=False)
     model: BaseEstimator | None = field(default=None, repr=False)
 
     @property
@@ -152,7 +161,7 @@ class ProbeResult:
             "collapsed": self.collapsed, "metrics": self.metrics, "baselines": self.baselines,
             "differences": self.differences, "validation": self.validation, "n_train": self.n_train,
             "n_val": self.n_val, "n_test": self.n_test, "estimator": self.estimator,
-            "features": self.features,
+            "features": self.features, "robot": self.robot, "fitted_boards": sorted(self.fitted_boards),
         }  # fmt: skip
 
 
@@ -342,6 +351,13 @@ def evaluate_probe(
             metrics["by_horizon"][int(h)] = classification_scores(
                 y[rows], predicted[rows], groups[rows], move, counts
             ) | {"rows": int((horizon == h).sum())}
+    if data.accept is not None:  # any optimal plan's move counts as right
+        truth = credited(y, predicted, data.accept[test])
+        metrics["any_optimal"] = classification_scores(truth, predicted, groups, move, counts)
+        if data.horizon is not None:
+            metrics["any_optimal"]["plan"] = classification_scores(
+                truth[headline], predicted[headline], groups[headline], move, counts
+            )
     metrics["average_precision"] = _average_precision(model, x, y, groups, move, counts)
     replicates = replicate_macro_f1(y[headline], predicted[headline], groups[headline], move, counts)
     return metrics, replicates
@@ -413,6 +429,7 @@ def probe_sweep(
     """
     targets = label_targets(rollouts, label, robot)
     horizons = label_horizons(rollouts, label, robot)
+    accept = label_accept(rollouts, label, robot)
     task = "regression" if label in REGRESSION_LABELS else "classification"
     base = probe_estimator(task, estimator, label, class_weight)  # checked before caching
     grid = GRIDS[task] if grid is None and estimator is None else (grid or {})
@@ -421,7 +438,10 @@ def probe_sweep(
     acts = cache_rollouts(agent, rollouts, names_filter=names, progress=False)
 
     keep = distinct_steps(rollouts) if distinct else np.ones(len(rollouts), dtype=bool)
-    splits = [mask & keep for mask in split_episodes(rollouts.episode, fractions, seed)]
+    assigned = split_episodes(rollouts.episode, fractions, seed)
+    splits = [mask & keep for mask in assigned]
+    fitted_on = np.unique(rollouts.episode[assigned[0] | assigned[1]])
+    fitted_boards = frozenset(puzzle_key(rollouts.layouts[e]).hex() for e in fitted_on)
     counts = bootstrap_counts(len(np.unique(rollouts.episode[splits[2]])), n_boot, seed)
 
     def run(data: ProbeData, model: BaseEstimator = base, point: Mapping[str, Sequence[Any]] = grid) -> dict:
@@ -431,8 +451,8 @@ def probe_sweep(
         return {"model": fitted, "validation": validation, "metrics": metrics, "replicates": replicates,
                 "rows": (int(train.sum()), int(val.sum()), int(test.sum()))}  # fmt: skip
 
-    def rows(activations: np.ndarray, y: np.ndarray = targets, family: str = features) -> ProbeData:
-        return probe_data(activations, y, rollouts.episode, family, horizons)
+    def rows(activations: np.ndarray, family: str = features) -> ProbeData:
+        return probe_data(activations, targets, rollouts.episode, family, horizons, accept)
 
     shared: dict[str, dict] = {}
     random_acts: Mapping[str, np.ndarray] = {}
@@ -451,7 +471,8 @@ def probe_sweep(
         result = ProbeResult(
             name, label, data.kind, task, _headline(task, data), fitted["metrics"],
             validation=fitted["validation"], n_train=fitted["rows"][0], n_val=fitted["rows"][1],
-            n_test=fitted["rows"][2], estimator=described, features=features, model=fitted["model"],
+            n_test=fitted["rows"][2], estimator=described, features=features, robot=robot,
+            fitted_boards=fitted_boards, model=fitted["model"],
         )  # fmt: skip
         if baselines:
             spatial = data.kind == "square"
@@ -476,7 +497,8 @@ def probe_sweep(
             scored = dict(shared[data.kind])
             scored["random_network"] = run(rows(np.asarray(random_acts[name])))
             if control is not None:
-                scored["control_task"] = run(rows(np.asarray(acts[name]), control))
+                arbitrary = probe_data(np.asarray(acts[name]), control, rollouts.episode, features, horizons)
+                scored["control_task"] = run(arbitrary)
             for key, baseline in scored.items():
                 result.baselines[key] = baseline["metrics"] | {"validation": baseline["validation"]}
                 point = result.score - float(baseline["metrics"][result.headline])
@@ -617,8 +639,9 @@ def probe_direction(result: ProbeResult, class_id: int | None = None) -> np.ndar
 
 def sweep_table(results: Sequence[ProbeResult]) -> pd.DataFrame:
     """One row per hook: the headline score with its interval and collapse flag, the validation
-    score (``selected`` marks `best_probe`), each baseline's headline score, the selectivity
-    (score minus the control task's) and the split sizes."""
+    score (``selected`` marks `best_probe`), the headline with any optimal plan's move counted as
+    right (``any_optimal``, for labels with sets), each baseline's headline score, the
+    selectivity (score minus the control task's) and the split sizes."""
     chosen = best_probe(results).hook if results else None
     rows = []
     for r in results:
@@ -626,6 +649,9 @@ def sweep_table(results: Sequence[ProbeResult]) -> pd.DataFrame:
         row = {"hook": r.hook, "kind": r.kind, "metric": r.headline, "score": r.score, "low": low,
                "high": high, "collapsed": r.collapsed, "validation": r.validation.get("score"),
                "selected": r.hook == chosen}  # fmt: skip
+        if "any_optimal" in r.metrics:  # the same rows, any optimal plan's move counted as right
+            sets = r.metrics["any_optimal"]
+            row["any_optimal"] = (sets["plan"] if r.headline == "plan_f1" else sets)["macro_f1"]
         row |= {name: base[r.headline] for name, base in r.baselines.items()}
         if "control_task" in r.differences:
             row["selectivity"] = r.differences["control_task"]["value"]

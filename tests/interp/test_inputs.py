@@ -8,8 +8,9 @@ import torch
 import gridlab
 from gridlab.agent import Agent
 from gridlab.env import fixed_layouts_v1_four_targets
-from gridlab.interp import ProbeResult, cache_rollouts, collect_rollouts, probe, saliency
-from gridlab.interp.interventions import ablate, patch, plan_steering, steer, steering_success
+from gridlab.interp import cache_rollouts, collect_rollouts, probe, saliency
+from gridlab.interp.interventions import ablate, patch, steer, steering_success
+from gridlab.interp.routes import planted_routes
 from gridlab.interp.saliency import LAYER_METHODS, METHODS, attribute
 from gridlab.training import Run, train
 from tests.conftest import quick_config
@@ -90,9 +91,8 @@ def test_puzzles_and_rollouts_of_another_board_size_are_refused(agent_8x8, v1_ru
     layouts = fixed_layouts_v1_four_targets()
     with pytest.raises(ValueError, match="layout is 5x5 with 1 robots but this env is 8x8"):
         collect_rollouts(agent_8x8, layouts, progress=False)
-    plan_probe = ProbeResult(HOOK, "plan_direction", "square", "classification", "plan_f1", metrics={})
     with pytest.raises(ValueError, match="layout is 5x5 with 1 robots but this env is 8x8"):
-        plan_steering(agent_8x8, [(layout, 1) for layout in layouts], HOOK, [plan_probe])
+        planted_routes(agent_8x8, [(layout, 1) for layout in layouts])
     rollouts = collect_rollouts(gridlab.load(v1_run.checkpoint), layouts, progress=False)
     shape = rf"observations of shape \({len(rollouts)}, 7, 5, 5\) do not fit this agent"
     with pytest.raises(ValueError, match=shape):

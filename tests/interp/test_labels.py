@@ -3,6 +3,7 @@
 import numpy as np
 
 from gridlab.env import BoardSpec, fixed_layout_v2_two_moves, fixed_layout_v3_blocker, random_layout, replay
+from gridlab.env.board import DOWN, RIGHT, FixedLayout, empty_walls
 from gridlab.env.solver import optimal_first_moves, solve
 from gridlab.interp import LABEL_NAMES, state_labels
 from gridlab.interp.labels import agent_directions
@@ -76,3 +77,21 @@ def test_labels_agree_with_the_solver_on_random_boards() -> None:
         final, solved = replay(layout, solve(layout))
         assert solved and labels["plan_stop"][(layout.target_robot, *final[layout.target_robot])]
         assert (labels["plan_direction"] >= 0).sum() <= labels["plan_path"].sum()
+
+
+def test_plan_directions_cover_every_optimal_plan() -> None:
+    h_walls, v_walls = empty_walls(5, 5)
+    corner = FixedLayout(5, 5, h_walls, v_walls, {0: (0, 0)}, goal_position=(4, 4), target_robot=0)
+    labels = state_labels(corner)  # RIGHT then DOWN, or DOWN then RIGHT
+    assert labels["optimal_actions"].tolist() == [False, True, False, True]
+    down, right = 1 << DOWN, 1 << RIGHT
+    expected = np.zeros((5, 5), dtype=np.uint8)
+    expected[0, :4] |= right
+    expected[:4, 0] |= down
+    expected[:4, 4] |= down
+    expected[4, :4] |= right
+    np.testing.assert_array_equal(labels["plan_directions"][0], expected)
+    assert labels["plan_directions"].dtype == np.uint8 and expected[0, 0] == down | right
+    # The solver's own plan is one of them: every square it leaves has its direction's bit set.
+    plan = labels["plan_direction"][0]
+    assert all(expected[r, c] >> plan[r, c] & 1 for r, c in np.argwhere(plan >= 0))

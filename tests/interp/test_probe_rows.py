@@ -10,7 +10,9 @@ from gridlab.env import fixed_layout_v3_blocker
 from gridlab.interp.labels import agent_directions, state_labels
 from gridlab.interp.probe_rows import (
     control_targets,
+    credited,
     distinct_steps,
+    label_accept,
     label_horizons,
     label_targets,
     next_action_inputs,
@@ -50,7 +52,8 @@ def wandering_rollouts() -> Rollouts:
     actions = np.array([1, 0, 4, 3])  # robot 0 DOWN, back UP (a repeated board), robot 1 UP, robot 0 RIGHT
     robots = np.array(cells * 3)
     steps = len(cells)
-    labels: dict[str, list[np.ndarray]] = {"plan_direction": [], "plan_horizon": [], "agent_direction": [],
+    labels: dict[str, list[np.ndarray]] = {"plan_direction": [], "plan_horizon": [], "plan_directions": [],
+                                           "optimal_actions": [], "agent_direction": [],
                                            "agent_horizon": []}  # fmt: skip
     for _ in range(3):
         directions, horizons = agent_directions(layout, np.array(cells), actions)
@@ -58,8 +61,8 @@ def wandering_rollouts() -> Rollouts:
         labels["agent_horizon"].extend(horizons)
         for cell in cells:
             plan = state_labels(layout, cell)
-            labels["plan_direction"].append(plan["plan_direction"])
-            labels["plan_horizon"].append(plan["plan_horizon"])
+            for name in ("plan_direction", "plan_horizon", "plan_directions", "optimal_actions"):
+                labels[name].append(plan[name])
     return Rollouts(
         obs=np.zeros((3 * steps, 1, 5, 5), dtype=np.float32), actions=np.tile(actions, 3),
         rewards=np.zeros(3 * steps, dtype=np.float32), episode=np.repeat(np.arange(3), steps),
@@ -92,6 +95,21 @@ def test_square_rows_carry_their_horizon() -> None:
     assert data.kind == "square" and data.x.shape == (12 * 25, 1)
     assert data.horizon is not None and data.horizon[0] == 1  # (0, 0) is left by the very next move
     np.testing.assert_array_equal(data.horizon > 0, data.y >= 0)
+
+
+def test_any_optimal_move_is_credited() -> None:
+    y = np.array([-1, 0, 2, -1, 3])
+    predicted = np.array([1, 1, 2, -1, 0])
+    accept = np.array([0b0010, 0b0001, 0b0100, 0b0000, 0b1001])  # bit k: class k is some plan's move
+    np.testing.assert_array_equal(credited(y, predicted, accept), [1, 0, 2, -1, 0])
+    rollouts = wandering_rollouts()
+    optimal = rollouts.labels["optimal_actions"]
+    masks = label_accept(rollouts, "optimal_actions")
+    assert masks is not None and masks.shape == (len(rollouts),)
+    np.testing.assert_array_equal([[m >> a & 1 for a in range(optimal.shape[1])] for m in masks], optimal)
+    squares = label_accept(rollouts, "plan_direction", 0)
+    assert squares is not None and squares.shape == label_targets(rollouts, "plan_direction", 0).shape
+    assert label_accept(rollouts, "agent_direction", 0) is None  # the agent's own moves are one path
 
 
 def test_repeated_boards_are_kept_once_per_episode_and_splits_keep_episodes_whole() -> None:

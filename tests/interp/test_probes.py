@@ -144,6 +144,9 @@ def test_probe_on_a_trained_agent_reports_every_baseline(v1_run: Run) -> None:
     assert result.differences["majority"]["excludes_zero"] and result.differences["majority"]["value"] > 0.5
     assert result.baselines["majority"]["collapsed"]
     assert result.n_train + result.n_val + result.n_test == distinct_steps(rollouts).sum() < len(rollouts)
+    # Any optimal move counts as right in "any_optimal": never below the scores of one plan's move.
+    assert result.metrics["any_optimal"]["accuracy"] >= result.metrics["accuracy"]
+    assert result.baselines["majority"]["any_optimal"]["accuracy"] >= result.baselines["majority"]["accuracy"]
     spatial = probe(agent, rollouts, "features_extractor.hook_relu2", "moves_remaining", baselines=False)
     assert spatial.task == "regression" and spatial.headline == "r2" and "r2" in spatial.metrics
     with pytest.raises(ValueError, match=r"is per robot: pass robot=0\.\.0"):
@@ -181,9 +184,8 @@ def test_sweep_table_plot_and_saved_results(v1_run: Run, tmp_path) -> None:
     results = probe_sweep(agent, rollouts, "features_extractor.*", "optimal_actions", n_boot=200)
     table = sweep_table(results)
     assert list(table.hook) == agent.hook_names()
-    assert {"score", "low", "high", "collapsed", "validation", "selected", "selectivity"} | BASELINES <= set(
-        table.columns
-    )
+    columns = {"score", "low", "high", "collapsed", "validation", "selected", "selectivity", "any_optimal"}
+    assert columns | BASELINES <= set(table.columns) and (table.any_optimal >= table.score - 1e-9).all()
     assert table.selected.sum() == 1 and table.hook[table.selected].item() == best_probe(results).hook
     assert table.validation[table.selected].item() == table.validation.max()
     ax = plot_sweep(results)
@@ -194,6 +196,9 @@ def test_sweep_table_plot_and_saved_results(v1_run: Run, tmp_path) -> None:
     metrics, config, weights = load_results(tmp_path / "p")
     assert [m["hook"] for m in metrics] == list(table.hook) and config == {"label": "optimal_actions"}
     assert metrics[3]["interval"] == results[3].interval and set(metrics[3]["differences"]) == BASELINES
+    assert (
+        sorted(metrics[3]["fitted_boards"]) == metrics[3]["fitted_boards"] == sorted(results[3].fitted_boards)
+    )
     # The saved linear map reproduces the probe's predictions.
     x = np.asarray(
         cache_rollouts(agent, rollouts, names_filter=results[3].hook, progress=False)[results[3].hook]
