@@ -9,13 +9,17 @@ the next action:
 
 * ``route``: the agent's first moves are exactly the planted ones;
 * ``reached``: the robot comes to rest on the route's last square at some step of the episode;
-* ``first_move``: the first action is the route's first move (for reference).
+* ``first_move``: the first action is the route's first move (what ``later`` is judged by).
 
 Every condition runs the same boards, so comparisons are paired (McNemar):
 
 ==============  ===========================================================================
 ``none``        no edit: how often the agent walks the route anyway
 ``probe``       the probe's class vectors at the route's squares
+``later``       the same, at the squares of the moves after the first only: does a planted
+                later plan pull the agent into its first move (``first_move``, ``reached``)?
+                An agent that only reads its next move off the squares it is about to cross
+                does not follow it; one that plans backwards from where it will be does
 ``shuffled``    the same vectors at as many other squares (off the route, off the robots)
 ``swapped``     at the route's squares, the vector of the opposite move class
 ``random``      at the route's squares, random vectors of the same norm
@@ -52,7 +56,7 @@ from gridlab.interp.probe_rows import Robot
 from gridlab.interp.probes import ProbeResult, probe_direction
 from gridlab.interp.scores import mcnemar, wilson
 
-CONDITIONS = ("none", "probe", "shuffled", "swapped", "random", "gradient")
+CONDITIONS = ("none", "probe", "later", "shuffled", "swapped", "random", "gradient")
 OUTCOMES = ("route", "reached", "first_move")
 OPPOSITE = {UP: DOWN, DOWN: UP, LEFT: RIGHT, RIGHT: LEFT}
 DIRECTION_LABELS = ("plan_direction", "agent_direction")  # square-level labels whose classes are moves
@@ -91,11 +95,11 @@ class Route:
         """Where the robot rests after the last move."""
         return self.legs()[-1][-1]
 
-    def marks(self) -> dict[Cell, int]:
-        """Each square the route leaves and the direction it leaves it in (the first move that
-        does, as in the ``plan_direction`` label)."""
+    def marks(self, first: int = 0) -> dict[Cell, int]:
+        """Each square the route leaves from move ``first`` (0: all) on, and the direction it
+        leaves it in (the first move that does, as in the ``plan_direction`` label)."""
         marks: dict[Cell, int] = {}
-        for path, direction in zip(self.legs(), self.directions, strict=True):
+        for path, direction in list(zip(self.legs(), self.directions, strict=True))[first:]:
             for cell in path[:-1]:
                 marks.setdefault(cell, direction)
         return marks
@@ -207,8 +211,8 @@ class RouteTest:
         return pd.DataFrame(rows).set_index("condition")
 
 
-CONDITION_COLOURS = {"none": "0.6", "probe": "tab:blue", "shuffled": "tab:orange", "swapped": "tab:red",
-                     "random": "tab:purple", "gradient": "tab:green"}  # fmt: skip
+CONDITION_COLOURS = {"none": "0.6", "probe": "tab:blue", "later": "tab:cyan", "shuffled": "tab:orange",
+                     "swapped": "tab:red", "random": "tab:purple", "gradient": "tab:green"}  # fmt: skip
 
 
 def plot_route_tests(tests: Mapping[str, RouteTest], outcome: str = "route", ax: Axes | None = None) -> Axes:
@@ -358,6 +362,8 @@ def _placement(
     marks = route.marks()
     if condition == "probe":
         return {cell: directions[d] for cell, d in marks.items()}
+    if condition == "later":
+        return {cell: directions[d] for cell, d in route.marks(first=1).items()}
     if condition == "swapped":
         return {cell: directions[OPPOSITE[d]] for cell, d in marks.items()}
     if condition == "random":

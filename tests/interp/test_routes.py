@@ -42,6 +42,7 @@ def test_a_route_knows_its_squares() -> None:
     assert route.end == (4, 2)  # robot 1 blocks the slide
     assert route.marks() == {(0, 0): DOWN, (1, 0): DOWN, (2, 0): DOWN, (3, 0): DOWN, (4, 0): RIGHT,
                              (4, 1): RIGHT}  # fmt: skip
+    assert route.marks(first=1) == {(4, 0): RIGHT, (4, 1): RIGHT}  # what "later" plants: the second move
 
 
 def test_static_edits_skip_the_squares_robots_stand_on() -> None:
