@@ -392,16 +392,20 @@ def solve(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH) -> list[Move]
     return search(layout, max_depth).plan
 
 
-def optimal_first_moves(layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH) -> frozenset[Move]:
+def optimal_first_moves(
+    layout: FixedLayout, max_depth: int = DEFAULT_MAX_DEPTH, length: int | None = None
+) -> frozenset[Move]:
     """Every move that starts *some* optimal plan (empty when unsolvable within ``max_depth``).
 
     This is the label "which moves are optimal now" that probes and evaluations need: a puzzle
-    often has several optimal plans that start differently.
+    often has several optimal plans that start differently. ``length``, the optimal plan's
+    length when the caller knows it, skips the search for it.
     """
-    best = solve(layout, max_depth)
-    if best is None:
-        return frozenset()
-    length = len(best)
+    if length is None:
+        best = solve(layout, max_depth)
+        if best is None:
+            return frozenset()
+        length = len(best)
     nxt, lb, _ = _prepare(layout)
     moves = set()
     for robot in range(layout.num_robots):

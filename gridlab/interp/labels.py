@@ -117,11 +117,11 @@ def _all_optimal_directions(state: FixedLayout, length: int, max_depth: int) -> 
     """``plan_directions``: walk every optimal plan at once, a layer of distinct positions per move."""
     masks = np.zeros((state.num_robots, state.height, state.width), dtype=np.uint8)
     layer = {tuple(state.robots)}
-    for _ in range(length):
+    for done in range(length):
         following = set()
         for robots in layer:
             position = state.with_robots(robots)
-            for robot, direction in optimal_first_moves(position, max_depth):
+            for robot, direction in optimal_first_moves(position, max_depth, length=length - done):
                 path = slide_path(state.h_walls, state.v_walls, list(robots), robot, direction)
                 for cell in path[:-1]:
                     masks[(robot, *cell)] |= 1 << direction

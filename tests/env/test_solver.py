@@ -48,6 +48,8 @@ def test_solver_matches_bfs_lengths_and_optimal_first_moves_on_600_boards() -> N
         plan = solve(layout, max_depth=max_depth)
         assert (None if plan is None else len(plan)) == bfs_length, layout
         assert optimal_first_moves(layout, max_depth) == bfs_firsts, layout
+        if bfs_length is not None:  # a caller that knows the length skips the search for it
+            assert optimal_first_moves(layout, max_depth, length=bfs_length) == bfs_firsts, layout
         lengths.append(bfs_length)
     solved = [n for n in lengths if n is not None]
     # The comparison must cover unsolvable puzzles, one-movers and long plans alike.
