@@ -11,8 +11,12 @@ from gridlab.interp.probes import load_results
 from gridlab.interp.rollouts import Rollouts
 from gridlab.quickstart import BUDGETS, quickstart
 
+# The quick start runs once, on one worker: grouped for xdist, and kept for the session in case
+# other modules' tests run between these.
+pytestmark = pytest.mark.xdist_group("quickstart")
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture(scope="session")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return quickstart(tmp_path_factory.mktemp("quickstart"), budget="small", seed=0)
 

@@ -46,7 +46,9 @@ from gridlab.interp.routes import Route, RouteTest, held_out, planted_routes, ro
 from gridlab.training import TrainConfig
 from gridlab.training.factory import env_kwargs, policy_spec
 
-pytestmark = pytest.mark.xdist_group("controls")  # one worker trains the networks once for the module
+# One worker trains the networks once: xdist may interleave other modules' tests with these, which
+# would tear down and retrain module-scoped networks, so they live for the session.
+pytestmark = pytest.mark.xdist_group("controls")
 
 CONFIG = TrainConfig(
     height=5, width=5, num_robots=1, min_moves=1, max_moves=3, policy="small_cnn", max_steps=12
@@ -177,24 +179,24 @@ def steerable(states: dict[str, np.ndarray], steps: int = 1000, seed: int = 0) -
     return Agent.from_policy(policy.eval(), DRC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def states() -> dict[str, np.ndarray]:
     torch.set_num_threads(1)
     return solver_states(1000, seed=0)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def planner(states) -> Agent:
     return taught(states, blind=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def puzzles() -> list[FixedLayout]:
     rng = np.random.default_rng(1)
     return [random_layout(BoardSpec(5, 5, 1), rng, 2, 3)[0] for _ in range(500)]  # boards never taught
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def controls(states, planner, puzzles) -> tuple[ProbeResult, ProbeResult]:
     blind = taught(states, blind=True)
     rollouts = collect_rollouts(planner, puzzles[:300], progress=False)  # the planner plays: it solves most
