@@ -401,6 +401,8 @@ def _gradient_edit(agent: Agent, routes: Sequence[Route], names: list[str], scal
             if t < len(route.actions) and tuple(step.taken[board]) == route.actions[:t]:
                 intended[board] = route.actions[t]
         active = np.flatnonzero(intended >= 0)
+        if len(active) == 0:
+            return {}
         taps: dict[str, torch.Tensor] = {}
 
         def tap(x: torch.Tensor, hook: object) -> torch.Tensor:
@@ -409,8 +411,6 @@ def _gradient_edit(agent: Agent, routes: Sequence[Route], names: list[str], scal
 
         with torch.enable_grad(), agent.hooks([(name, tap) for name in names]):
             logits = agent.forward(step.obs, step.state, step.start).logits
-        if len(active) == 0:
-            return {}
         chosen = logits[torch.as_tensor(active), torch.as_tensor(intended[active])].sum()
         grads = torch.autograd.grad(chosen, [taps[name] for name in names], allow_unused=True)
         edits = {}
