@@ -16,6 +16,7 @@ from gridlab._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from gridlab.agent import Agent
+    from gridlab.sweeps import Sweep, read_sweep, resume_sweep, sweep
     from gridlab.training import Run, TrainConfig, train
 
 __version__ = "0.1.0"

@@ -6,7 +6,9 @@ and the optimal plan;
 ``gridlab solve BOARD.txt`` solves a puzzle written as text (the format of `render_ascii`);
 ``gridlab puzzles generate|show`` builds and inspects puzzle banks; ``gridlab train`` and
 ``gridlab evaluate CHECKPOINT`` train and evaluate agents; ``gridlab probe CHECKPOINT`` fits
-linear probes and ``gridlab saliency CHECKPOINT`` draws saliency maps.
+linear probes and ``gridlab saliency CHECKPOINT`` draws saliency maps; ``gridlab sweep CONFIG``
+trains many runs on Ray Tune, ``gridlab sweep-resume`` continues one and ``gridlab sweep-report``
+rebuilds its table.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from gridlab.training.config import TrainConfig, whole_number
 
 if typing.TYPE_CHECKING:
     from gridlab.agent import Agent
+    from gridlab.sweeps import Sweep
 
 # torch, stable-baselines3, scikit-learn and captum take seconds to import: the commands that use
 # them import them inside, so `gridlab --help` and `gridlab solve` start fast (tests/test_imports.py).
@@ -134,6 +137,40 @@ def _train(args: argparse.Namespace) -> int:
     state = "interrupted; " if run.interrupted else ""
     print(f"\n{state}checkpoint written to {run.checkpoint}")
     return _INTERRUPTED if run.interrupted else 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from gridlab.sweeps import sweep
+    from gridlab.sweeps.space import parse_grid, parse_sample
+
+    result = sweep(
+        TrainConfig.load(args.config), parse_grid(args.grid), parse_sample(args.sample), samples=args.samples,
+        name=args.name, output_dir=args.output_dir, address=args.address, max_concurrent=args.max_concurrent,
+        early_stop=args.early_stop, grace_steps=args.grace_steps, verbose=args.verbose,
+    )  # fmt: skip
+    return _print_sweep(result)
+
+
+def _sweep_resume(args: argparse.Namespace) -> int:
+    from gridlab.sweeps import resume_sweep
+
+    return _print_sweep(resume_sweep(args.sweep, address=args.address))
+
+
+def _sweep_report(args: argparse.Namespace) -> int:
+    from gridlab.sweeps.report import read_sweep, write_report
+
+    return _print_sweep(write_report(read_sweep(args.sweep)))
+
+
+def _print_sweep(result: Sweep) -> int:
+    """The table without paths and errors' tracebacks; 130 if some trials did not finish."""
+    shown = result.table.drop(columns=["checkpoint"]).assign(error=result.table["error"].fillna("").str[:60])
+    print(shown.to_string(index=False, float_format="{:.3f}".format))
+    print(f"\ntable, learning curves and runs in {result.folder}")
+    if result.unfinished:
+        print(f"{result.unfinished} trials unfinished; continue with: gridlab sweep-resume {result.folder}")
+    return _INTERRUPTED if result.unfinished else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -380,6 +417,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(train_cmd)
     train_cmd.set_defaults(func=_train)
+
+    sweep_cmd = commands.add_parser(
+        "sweep", help="train many runs as one Ray Tune sweep (every combination of --grid, times --samples)"
+    )
+    sweep_cmd.add_argument("config", type=Path, help="YAML or JSON config every trial starts from")
+    sweep_cmd.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="values to try, e.g. seed=0,1,2 (repeat for more fields; every combination runs)",
+    )
+    sweep_cmd.add_argument(
+        "--sample",
+        action="append",
+        default=[],
+        metavar="FIELD=KIND:ARGS",
+        help="a distribution drawn for each sample: choice:a,b, uniform:LOW:HIGH, "
+        "loguniform:LOW:HIGH, randint:LOW:HIGH",
+    )
+    sweep_cmd.add_argument("--samples", type=_integer, default=1, help="repeats of the grid (random draws)")
+    sweep_cmd.add_argument(
+        "--name", default=None, help="sweep folder name (default: the config's run name-sweep)"
+    )
+    sweep_cmd.add_argument("--output-dir", type=Path, default=Path("sweeps"), help="where sweep folders go")
+    sweep_cmd.add_argument(
+        "--address",
+        default=None,
+        help="join this Ray cluster (HOST:PORT of `ray start --head`; default: Ray on this machine)",
+    )
+    sweep_cmd.add_argument("--max-concurrent", type=_integer, default=None, help="most trials at once")
+    sweep_cmd.add_argument("--early-stop", action="store_true", help="stop trailing trials early (ASHA)")
+    sweep_cmd.add_argument(
+        "--grace-steps",
+        type=_integer,
+        default=None,
+        help="steps before ASHA may stop a trial (default: a quarter of total_timesteps)",
+    )
+    sweep_cmd.add_argument("--verbose", type=_integer, default=1, choices=(0, 1, 2), help="Ray Tune's output")
+    sweep_cmd.set_defaults(func=_sweep)
+
+    resume_cmd = commands.add_parser("sweep-resume", help="continue an interrupted sweep")
+    resume_cmd.add_argument("sweep", type=Path, help="sweep folder")
+    resume_cmd.add_argument(
+        "--address", default=None, help="join this Ray cluster (default: Ray on this machine)"
+    )
+    resume_cmd.set_defaults(func=_sweep_resume)
+
+    report_cmd = commands.add_parser(
+        "sweep-report", help="rebuild a sweep's table and learning curves from disk"
+    )
+    report_cmd.add_argument("sweep", type=Path, help="sweep folder")
+    report_cmd.set_defaults(func=_sweep_report)
 
     evaluate_cmd = commands.add_parser(
         "evaluate", help="greedy evaluation of a checkpoint on held-out puzzles"
