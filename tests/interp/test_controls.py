@@ -1,21 +1,22 @@
 """Positive and negative controls for the probe pipeline and the causal route test.
 
-Probes. A *planted planner* is a SmallCNN taught, besides the solver's next move, the solver's
-plan at every square (an auxiliary 1x1 head on ``hook_relu3``): its activations provably carry
-the plan at that hook. The pipeline must find it at horizon 2 and beyond, above every baseline
-with intervals apart. A network that sees only where the robot stands, taught the same way,
-cannot know where it will go: the pipeline must find nothing beyond the baselines. Without the
-second check a null result on an agent would say nothing about the agent.
+Probes. A *planted planner* is a recurrent network, a DRC(1, 3) with 32 channels, taught besides
+the solver's next move the solver's plan at every square (an auxiliary 1x1 head on its last
+tick's hidden state, ``drc.layers.0.hook_h.2``): its activations provably carry the plan at that
+hook. The pipeline must find it at horizon 2 and beyond, above every baseline with intervals
+apart. A network that sees only where the robot stands, taught the same way, cannot know where it
+will go: the pipeline must find nothing beyond the baselines. Without the second check a null
+result on an agent would say nothing about the agent.
 
 Route tests. A *steerable planner* is a DRC(1, 2) taught the same two things at its hidden
 state, and also to walk routes written into that state: with the plan head's class directions
 added at the squares of a random two-move route (never the robot's own square, at every tick),
 its target is the route's move (interchange training). It provably acts on a plan held at
 squares away from the robot, so the route test, which knows nothing of the head and takes its
-directions from a probe, must find it far above every control. The SmallCNN planner carries
-the plan as well as it does, but pools it away before its policy head and was never taught to
-act on it: the route test must find nothing beyond the controls there. A probe finding a plan
-does not make it causal; the route test tells the two apart.
+directions from a probe, must find it far above every control. The planted planner carries the
+plan as well as it does but was never taught to act on it: the route test must find nothing
+beyond the controls there. A probe finding a plan does not make it causal; the route test tells
+the two apart.
 
 Hiding less is *not* blind on 5x5 boards, which is worth knowing before reading a null. 44% of
 the squares the solver's plan leaves two or more moves ahead lie in the robot's own row or
@@ -101,45 +102,30 @@ def solver_states(puzzles: int, seed: int) -> dict[str, np.ndarray]:
 WEIGHT = torch.tensor(
     [0.2, 1.0, 1.0, 1.0, 1.0]
 )  # plan classes -1..3 shifted to 0..4; "no move" is most squares
-
-
-def taught(states: dict[str, np.ndarray], blind: bool, steps: int = 1000, seed: int = 0) -> Agent:
-    """A SmallCNN taught the solver's move and, through a 1x1 head on ``HOOK``, its plan map."""
-    torch.manual_seed(seed)
-    env = RicochetRobotsEnv(**env_kwargs(CONFIG, "heldout"))
-    policy = policy_spec(CONFIG).build(env.observation_space, env.action_space)
-    head = nn.Conv2d(64, 5, 1)
-    kept: list[torch.Tensor] = []
-    hook = policy.features_extractor.hook_relu3.register_forward_hook(lambda _m, _i, out: kept.append(out))
-    optimizer = torch.optim.Adam([*policy.parameters(), *head.parameters()], lr=3e-3)
-    x = torch.as_tensor(robot_only(states["obs"]) if blind else states["obs"])
-    plan, move = torch.as_tensor(states["plan"] + 1).long(), torch.as_tensor(states["move"])
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        batch = torch.randint(len(x), (128,), generator=generator)
-        kept.clear()
-        logits = policy.action_net(policy.mlp_extractor(policy.extract_features(x[batch]))[0])
-        loss = nn.functional.cross_entropy(logits, move[batch])
-        loss = loss + nn.functional.cross_entropy(head(kept[0]), plan[batch], weight=WEIGHT)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    hook.remove()
-    return Agent.from_policy(policy, CONFIG)
-
-
 DRC = dataclasses.replace(CONFIG, policy="convlstm", drc_layers=1, drc_ticks=2, drc_hidden=16, drc_encoder=16,
                           drc_output=64, drc_strip_pool=True)  # fmt: skip
 DRC_HOOK = "drc.layers.0.hook_h.1"
+PLANNER = dataclasses.replace(DRC, drc_ticks=3, drc_hidden=32, drc_encoder=32)
+PLANNER_HOOK = "drc.layers.0.hook_h.2"
 
 
-def steerable(states: dict[str, np.ndarray], steps: int = 1000, seed: int = 0) -> Agent:
-    """A DRC(1, 2) taught the solver's move, its plan map (a 1x1 head on the last tick's hidden
-    state), and to walk routes written into that state along the head's class directions."""
+def taught(
+    states: dict[str, np.ndarray],
+    config: TrainConfig,
+    steps: int,
+    blind: bool = False,
+    interchange: bool = False,
+    seed: int = 0,
+) -> Agent:
+    """A network taught the solver's move and, through a 1x1 head, its plan map: on a SmallCNN's
+    ``HOOK``, or on a DRC's last tick's hidden state. ``blind`` shows it only the robot's channel;
+    ``interchange`` also teaches a DRC to walk routes written into that state along the head's
+    class directions (at every tick, never on the robot's square)."""
     torch.manual_seed(seed)
-    env = RicochetRobotsEnv(**env_kwargs(DRC, "heldout"))
-    policy = policy_spec(DRC).build(env.observation_space, env.action_space)
-    head = nn.Conv2d(DRC.drc_hidden, 5, 1)
+    env = RicochetRobotsEnv(**env_kwargs(config, "heldout"))
+    policy = policy_spec(config).build(env.observation_space, env.action_space)
+    recurrent = config.policy == "convlstm"
+    head = nn.Conv2d(config.drc_hidden if recurrent else 64, 5, 1)
     kept: list[torch.Tensor] = []
     written: list[torch.Tensor | None] = [None]  # what the current pass adds at every tick
 
@@ -147,36 +133,41 @@ def steerable(states: dict[str, np.ndarray], steps: int = 1000, seed: int = 0) -
         kept.append(out)
         return out if written[0] is None else out + written[0]
 
-    hooks = [point.register_forward_hook(tick) for point in policy.drc.layers[0].hook_h]
-    optimizer = torch.optim.Adam([*policy.parameters(), *head.parameters()], lr=3e-3)
-    x, plan = torch.as_tensor(states["obs"]), torch.as_tensor(states["plan"] + 1).long()
-    move, route_x = torch.as_tensor(states["move"]), torch.as_tensor(states["route_obs"])
-    marks, route_move = torch.as_tensor(states["route_marks"]), torch.as_tensor(states["route_move"])
-    zeros = torch.zeros(DRC.drc_layers, 128, DRC.drc_hidden * 25)
-    generator = torch.Generator().manual_seed(seed)
+    points = policy.drc.layers[-1].hook_h if recurrent else [policy.features_extractor.hook_relu3]
+    hooks = [point.register_forward_hook(tick) for point in points]
+    zeros = torch.zeros(config.drc_layers, 128, config.drc_hidden * 25)
 
     def logits(obs: torch.Tensor) -> torch.Tensor:
         kept.clear()
-        return policy.action_net(policy.latent(obs, (zeros, zeros), torch.ones(len(obs)))[0])
+        if recurrent:
+            return policy.action_net(policy.latent(obs, (zeros, zeros), torch.ones(len(obs)))[0])
+        return policy.action_net(policy.mlp_extractor(policy.extract_features(obs))[0])
 
+    optimizer = torch.optim.Adam([*policy.parameters(), *head.parameters()], lr=3e-3)
+    x = torch.as_tensor(robot_only(states["obs"]) if blind else states["obs"])
+    plan, move = torch.as_tensor(states["plan"] + 1).long(), torch.as_tensor(states["move"])
+    route_x, route_move = torch.as_tensor(states["route_obs"]), torch.as_tensor(states["route_move"])
+    marks = torch.as_tensor(states["route_marks"])
+    generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         batch = torch.randint(len(x), (128,), generator=generator)
         written[0] = None
         loss = nn.functional.cross_entropy(logits(x[batch]), move[batch])
         loss = loss + nn.functional.cross_entropy(head(kept[-1]), plan[batch], weight=WEIGHT)
-        scale = kept[-1].detach().norm(dim=1).mean()  # a square's typical norm, as route tests scale
-        units = head.weight[1:, :, 0, 0].detach()
-        units = units / units.norm(dim=1, keepdim=True)  # (4, hidden): one direction per move class
-        batch = torch.randint(len(route_x), (128,), generator=generator)
-        strength = torch.empty(128, 1, 1, 1).uniform_(0.5, 2.0, generator=generator)
-        written[0] = strength * scale * torch.einsum("bdhw,dc->bchw", marks[batch], units)
-        loss = loss + nn.functional.cross_entropy(logits(route_x[batch]), route_move[batch])
+        if interchange:
+            scale = kept[-1].detach().norm(dim=1).mean()  # a square's typical norm, as route tests scale
+            units = head.weight[1:, :, 0, 0].detach()
+            units = units / units.norm(dim=1, keepdim=True)  # (4, hidden): one direction per move class
+            batch = torch.randint(len(route_x), (128,), generator=generator)
+            strength = torch.empty(128, 1, 1, 1).uniform_(0.5, 2.0, generator=generator)
+            written[0] = strength * scale * torch.einsum("bdhw,dc->bchw", marks[batch], units)
+            loss = loss + nn.functional.cross_entropy(logits(route_x[batch]), route_move[batch])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     for hook in hooks:
         hook.remove()
-    return Agent.from_policy(policy.eval(), DRC)
+    return Agent.from_policy(policy.eval(), config)
 
 
 @pytest.fixture(scope="session")
@@ -187,7 +178,7 @@ def states() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def planner(states) -> Agent:
-    return taught(states, blind=False)
+    return taught(states, PLANNER, steps=1200)
 
 
 @pytest.fixture(scope="session")
@@ -198,11 +189,11 @@ def puzzles() -> list[FixedLayout]:
 
 @pytest.fixture(scope="session")
 def controls(states, planner, puzzles) -> tuple[ProbeResult, ProbeResult]:
-    blind = taught(states, blind=True)
+    blind = taught(states, CONFIG, steps=1000, blind=True)
     rollouts = collect_rollouts(planner, puzzles[:300], progress=False)  # the planner plays: it solves most
     assert rollouts.solved.mean() > 0.8
     masked: Rollouts = dataclasses.replace(rollouts, obs=robot_only(rollouts.obs))
-    return (probe(planner, rollouts, HOOK, "plan_direction", robot="target"),
+    return (probe(planner, rollouts, PLANNER_HOOK, "plan_direction", robot="target"),
             probe(blind, masked, HOOK, "plan_direction", robot="target"))  # fmt: skip
 
 
@@ -212,7 +203,8 @@ def test_the_pipeline_finds_a_planted_plan_beyond_the_next_move(controls) -> Non
                                       "geometry", "random_network", "control_task"}  # fmt: skip
     assert planted.headline == "plan_f1" and not planted.collapsed
     assert planted.score >= 0.8, planted.interval
-    assert all(planted.metrics["by_horizon"][h]["macro_f1"] >= 0.7 for h in (2, 3))
+    horizons = planted.metrics["by_horizon"]  # two moves ahead as the headline; three (seen less) less so
+    assert horizons[2]["macro_f1"] >= 0.8 and horizons[3]["macro_f1"] >= 0.6
     for name, baseline in planted.baselines.items():  # above every baseline, intervals apart
         assert planted.interval[0] > baseline["ci"]["plan_f1"][1], name
         assert planted.differences[name]["excludes_zero"], name
@@ -239,7 +231,7 @@ def walked(agent: Agent, result: ProbeResult, puzzles: list[FixedLayout]) -> Rou
 
 
 def test_the_route_test_finds_a_plan_the_agent_acts_on(states, puzzles) -> None:
-    agent = steerable(states)
+    agent = taught(states, DRC, steps=1000, interchange=True)
     rollouts = collect_rollouts(agent, puzzles[:300], progress=False)
     result = probe(agent, rollouts, DRC_HOOK, "plan_direction", robot="target", n_boot=200)
     # The probe reads the planted plan beyond the next move, above every baseline ...
@@ -259,7 +251,7 @@ def test_the_route_test_finds_a_plan_the_agent_acts_on(states, puzzles) -> None:
 
 def test_the_route_test_finds_nothing_where_a_plan_is_not_acted_on(controls, planner, puzzles) -> None:
     planted, _ = controls  # fitted on the planner's episodes on puzzles[:300]
-    assert planted.score >= 0.8  # this network carries the plan as well as any (the probe control) ...
+    assert planted.score >= 0.8  # this network carries the plan (the probe control) ...
     table = walked(planner, planted, puzzles).table("route")
     for control in ("shuffled", "swapped", "random"):  # ... but its probe directions walk no route
         assert not (table.loc[control, "probe_minus"] > 0 and table.loc[control, "p_value"] < 0.05), control
