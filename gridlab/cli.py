@@ -441,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_cmd.add_argument(
         "--name", default=None, help="sweep folder name (default: the config's run name-sweep)"
     )
-    sweep_cmd.add_argument("--output-dir", type=Path, default=Path("sweeps"), help="where sweep folders go")
+    sweep_cmd.add_argument(
+        "--output-dir", type=Path, default=Path("runs/sweeps"), help="where sweep folders go"
+    )
     sweep_cmd.add_argument(
         "--address",
         default=None,

@@ -35,9 +35,10 @@ SMALLER = {
     "student.evaluate(episodes=100, per_length=True)": "student.evaluate(episodes=2, per_length=True)",
     "agent.evaluation_puzzles(500)": "agent.evaluation_puzzles(20)",
 }
-# Appended to the README's code: remove the training run it made (the name it took is only known
-# inside the script); everything else it writes is overwritten or topped up when it runs again.
-CLEANUP = "\nimport shutil\n\nshutil.rmtree(run.run_dir)\n"
+# Appended to the README's code: remove the training run and the sweep it made (the names they
+# took are only known inside the script); everything else it writes is overwritten or topped up
+# when it runs again.
+CLEANUP = "\nimport shutil\n\nshutil.rmtree(run.run_dir)\nshutil.rmtree(sweep.folder)\n"
 
 # README ```bash lines cheap enough to run here, by how they start; each is documented once.
 COMMANDS = {

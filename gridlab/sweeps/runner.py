@@ -56,7 +56,7 @@ def sweep(
     *,
     samples: int = 1,
     name: str | None = None,
-    output_dir: str | os.PathLike[str] = "sweeps",
+    output_dir: str | os.PathLike[str] = "runs/sweeps",
     address: str | None = None,
     max_concurrent: int | None = None,
     early_stop: bool = False,
@@ -121,6 +121,7 @@ def sweep(
                 num_samples=samples,
                 scheduler=scheduler,
                 max_concurrent_trials=max_concurrent,
+                reuse_actors=True,  # a trial process imports torch once, not once per trial
             ),
             run_config=tune.RunConfig(
                 name=TUNE, storage_path=str(folder), verbose=verbose, callbacks=[TrialRecorder(str(folder))]

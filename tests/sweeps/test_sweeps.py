@@ -11,16 +11,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import nbformat
 import pandas as pd
 import pytest
 import ray
+from nbclient import NotebookClient
 
 import gridlab
 from gridlab.cli import main
 from gridlab.sweeps import Sweep, read_sweep
+from gridlab.sweeps.runner import TrialRecorder
 from gridlab.sweeps.space import distribution, param_space, parse_grid, parse_sample
-from gridlab.sweeps.trial import read_trial
+from gridlab.sweeps.trial import read_trial, write_trial
 from gridlab.training import train
 from tests.conftest import quick_config
 
@@ -33,15 +37,34 @@ def base(tmp_path: Path, **overrides: object) -> gridlab.TrainConfig:
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
+def notebook(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """A local sweep run from a notebook cell: its folder and the cell's outputs."""
     folder = tmp_path_factory.mktemp("sweeps")
-    return gridlab.sweep(
-        base(folder),
-        grid={"seed": [0, 1], "learning_rate": [3e-4, 1e-3]},
-        name="grid",
-        output_dir=folder,
-        verbose=0,
+    config = folder / "v1.yaml"
+    base(folder).save(config)
+    cell = nbformat.v4.new_code_cell(
+        f"import gridlab\nbase = gridlab.TrainConfig.load({str(config)!r})\n"
+        f"result = gridlab.sweep(base, grid={{'seed': [0, 1], 'learning_rate': [3e-4, 1e-3]}}, name='grid',\n"
+        f"                       output_dir={str(folder)!r})\nresult.table"
     )
+    NotebookClient(nbformat.v4.new_notebook(cells=[cell]), timeout=600, kernel_name="python3").execute()
+    return folder / "grid", cell.outputs
+
+
+@pytest.fixture(scope="module")
+def grid(notebook: tuple[Path, list[dict]]) -> Sweep:
+    return read_sweep(notebook[0])
+
+
+def test_a_notebook_cell_shows_each_trial_and_returns_the_table(notebook: tuple[Path, list[dict]]) -> None:
+    folder, outputs = notebook
+    html = [output["data"]["text/html"] for output in outputs if "text/html" in output.get("data", {})]
+    status, table = html[0], html[-1]  # Ray Tune's live status of every trial, then the returned table
+    trials = read_sweep(folder).table["trial_id"]
+    assert "Trial Status" in status and all(
+        f"run_trial_{trial}" in status and "TERMINATED" in status for trial in trials
+    )
+    assert outputs[-1]["output_type"] == "execute_result" and all(trial in table for trial in trials)
 
 
 def test_a_local_sweep_trains_every_combination_as_an_ordinary_run(grid: Sweep, tmp_path: Path) -> None:
@@ -99,29 +122,12 @@ def free_port() -> int:
 def test_a_sweep_joins_a_cluster_by_address_and_records_a_failing_trial(
     grid: Sweep, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "RAY_AUTH_MODE", "token"
-    )  # heads from Ray 2.59 on ask for the token (~/.ray/auth_token)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # heads from Ray 2.59 on ask for their token
     port, log = free_port(), tmp_path / "head.log"
-    head = subprocess.Popen(
-        [
-            Path(sys.executable).parent / "ray",
-            "start",
-            "--head",
-            "--node-ip-address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--num-cpus",
-            "2",
-            "--include-dashboard",
-            "false",
-            "--disable-usage-stats",
-            "--block",
-        ],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    start = f"start --head --node-ip-address 127.0.0.1 --port {port} --num-cpus 2 --include-dashboard false"
+    ray_cli = Path(sys.executable).parent / "ray"
+    head = subprocess.Popen([ray_cli, *start.split(), "--disable-usage-stats", "--block"],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.time() + 120
         while "Ray runtime started" not in log.read_text():
@@ -130,20 +136,8 @@ def test_a_sweep_joins_a_cluster_by_address_and_records_a_failing_trial(
         config = tmp_path / "v1.yaml"
         base(tmp_path).save(config)
         # The same name and folder as the grid sweep: the new sweep takes grid-2 and leaves grid alone.
-        args = [
-            "sweep",
-            str(config),
-            "--grid",
-            "learning_rate=1e-3,-1",
-            "--address",
-            f"127.0.0.1:{port}",
-            "--name",
-            "grid",
-            "--output-dir",
-            str(grid.folder.parent),
-            "--verbose",
-            "0",
-        ]
+        args = (f"sweep {config} --grid learning_rate=1e-3,-1 --address 127.0.0.1:{port} --name grid "
+                f"--output-dir {grid.folder.parent} --verbose 0").split()  # fmt: skip
         assert main(args) == 0
     finally:
         head.terminate()
@@ -163,21 +157,9 @@ def test_a_sweep_joins_a_cluster_by_address_and_records_a_failing_trial(
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
     config = tmp_path / "v1.yaml"
     base(tmp_path, total_timesteps=4096).save(config)
-    command = [
-        Path(sys.executable).parent / "gridlab",
-        "sweep",
-        str(config),
-        "--grid",
-        "seed=0,1,2",
-        "--max-concurrent",
-        "1",
-        "--name",
-        "cut",
-        "--output-dir",
-        str(tmp_path),
-        "--verbose",
-        "0",
-    ]
+    gridlab_cli = Path(sys.executable).parent / "gridlab"
+    options = f"--grid seed=0,1,2 --max-concurrent 1 --name cut --output-dir {tmp_path} --verbose 0"
+    command = [gridlab_cli, "sweep", str(config), *options.split()]
     sweep = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -242,3 +224,26 @@ def test_bad_search_spaces_are_refused_before_ray_starts(call, message: str) -> 
     with pytest.raises(ValueError, match=message):
         call()
     assert not ray.is_initialized()
+
+
+def test_the_driver_records_what_trials_cannot(tmp_path: Path) -> None:
+    """Made by Ray (pending), stopped early by ASHA, or dead with its process: the driver writes it."""
+    recorder = TrialRecorder(str(tmp_path))
+    made, stopped, done, dead = (
+        SimpleNamespace(trial_id=f"t{i}", config={"seed": i}, error_file=None) for i in range(4)
+    )
+    recorder.on_step_begin(0, [made, stopped, done, dead])
+    assert {read_trial(tmp_path / "trials" / f"t{i}.json")["status"] for i in range(4)} == {"pending"}
+    for trial, status in ((stopped, "running"), (done, "finished")):  # what the trials themselves wrote
+        record = {"trial_id": trial.trial_id, "status": status, "overrides": trial.config, "history": []}
+        write_trial(tmp_path / "trials" / f"{trial.trial_id}.json", record | {"error": None})
+    recorder.on_step_begin(1, [made, stopped, done, dead])  # known trials are not written again
+    recorder.on_trial_complete(2, [], stopped)
+    recorder.on_trial_complete(2, [], done)
+    dead.error_file = tmp_path / "error.txt"
+    dead.error_file.write_text("ray.exceptions.OutOfMemoryError: the worker was killed")
+    recorder.on_trial_error(3, [], dead)
+    records = {i: read_trial(tmp_path / "trials" / f"t{i}.json") for i in range(4)}
+    assert [records[i]["status"] for i in range(4)] == ["pending", "stopped", "finished", "failed"]
+    assert records[3]["error"] == "ray.exceptions.OutOfMemoryError: the worker was killed"
+    assert records[3]["overrides"] == {"seed": 3}
