@@ -32,7 +32,7 @@ typecheck: setup
 # One pytest worker per core: the tests train and play small networks on one torch thread each;
 # tests grouped with xdist_group share one worker (and their module's trained networks).
 test: lint typecheck
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup --durations=15
 
 bench: setup
 	$(BIN)/python benchmarks/bench_solver.py

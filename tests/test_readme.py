@@ -30,6 +30,7 @@ README = ROOT / "README.md"
 SMALLER = {
     "total_timesteps=20_000": "total_timesteps=2_000",
     "total_timesteps=40_000": "total_timesteps=3_000",
+    "total_timesteps=30_000": "total_timesteps=2_048",
     'solver_dataset(bank, "train", per_length=1000)': 'solver_dataset(bank, "train", per_length=3)',
     "imitate(cnn_config, data, updates=6000)": "imitate(cnn_config, data, updates=5)",
     "student.evaluate(episodes=100, per_length=True)": "student.evaluate(episodes=2, per_length=True)",

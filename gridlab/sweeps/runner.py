@@ -43,7 +43,7 @@ from gridlab.files import atomic_write_json, new_folder, read_versioned_json
 from gridlab.sweeps.report import Sweep, read_sweep, write_report
 from gridlab.sweeps.space import param_space
 from gridlab.sweeps.trial import read_trial, run_trial, trial_path, write_trial
-from gridlab.training.config import TrainConfig
+from gridlab.training.config import TrainConfig, whole_number
 
 SWEEP_FORMAT = 1
 TUNE = "tune"  # Ray Tune's experiment folder inside the sweep
@@ -106,10 +106,13 @@ def sweep(
     atomic_write_json(folder / "sweep.json", spec)
     scheduler = None
     if early_stop:
+        # Past every trial's last step: ASHA also stops trials that reach max_t, which would cut
+        # a trial off at its last evaluation, before it writes its final checkpoint and record.
+        longest = max(
+            whole_number(steps) for steps in [base.total_timesteps, *(grid or {}).get("total_timesteps", [])]
+        )
         scheduler = ASHAScheduler(
-            time_attr="step",
-            max_t=base.total_timesteps,
-            grace_period=grace_steps or max(base.total_timesteps // 4, 1),
+            time_attr="step", max_t=longest + 1, grace_period=grace_steps or max(base.total_timesteps // 4, 1)
         )
     with _ray(address):
         tuner = tune.Tuner(
@@ -176,8 +179,8 @@ def _ray(address: str | None) -> Iterator[None]:
     except ConnectionError as error:
         raise ConnectionError(
             f"{error}. Is `ray start --head` running there? A head started by Ray 2.59 or later asks "
-            "for its token: set RAY_AUTH_MODE=token here, with the head's token in ~/.ray/auth_token "
-            "or RAY_AUTH_TOKEN"
+            "for its token: set RAY_AUTH_MODE=token in the environment before Python starts, with the "
+            "head's token in ~/.ray/auth_token or RAY_AUTH_TOKEN"
         ) from None
     try:
         yield

@@ -119,10 +119,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_sweep_joins_a_cluster_by_address_and_records_a_failing_trial(
-    grid: Sweep, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_sweep_joins_a_cluster_by_address_stops_a_trailing_trial_and_records_a_failing_one(
+    grid: Sweep, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # heads from Ray 2.59 on ask for their token
     port, log = free_port(), tmp_path / "head.log"
     start = f"start --head --node-ip-address 127.0.0.1 --port {port} --num-cpus 2 --include-dashboard false"
     ray_cli = Path(sys.executable).parent / "ray"
@@ -134,17 +133,28 @@ def test_a_sweep_joins_a_cluster_by_address_and_records_a_failing_trial(
             assert head.poll() is None and time.time() < deadline, log.read_text()
             time.sleep(0.5)
         config = tmp_path / "v1.yaml"
-        base(tmp_path).save(config)
-        # The same name and folder as the grid sweep: the new sweep takes grid-2 and leaves grid alone.
-        args = (f"sweep {config} --grid learning_rate=1e-3,-1 --address 127.0.0.1:{port} --name grid "
-                f"--output-dir {grid.folder.parent} --verbose 0").split()  # fmt: skip
-        assert main(args) == 0
+        base(tmp_path, total_timesteps=4096).save(config)
+        # One trial at a time: the first learns, the second (a learning rate too small to learn)
+        # trails it at 3072 steps and ASHA stops it there, the third is invalid. The same name and
+        # folder as the grid sweep: the new sweep takes grid-2 and leaves grid alone.
+        args = (f"sweep {config} --grid learning_rate=1e-3,1e-9,-1 --address 127.0.0.1:{port} --early-stop "
+                f"--grace-steps 3072 --max-concurrent 1 --name grid --output-dir {grid.folder.parent} "
+                "--verbose 0").split()  # fmt: skip
+        # Heads from Ray 2.59 on ask for their token: the README's export, before Python starts.
+        env = os.environ | {"RAY_AUTH_MODE": "token"}
+        done = subprocess.run(
+            [Path(sys.executable).parent / "gridlab", *args], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
     finally:
         head.terminate()
         head.wait(60)
     result = read_sweep(grid.folder.parent / "grid-2")
     table = result.table.set_index("learning_rate")
-    assert table.loc[1e-3, "status"] == "finished" and table.loc[1e-3, "steps"] == 2048
+    assert table.loc[1e-3, "status"] == "finished" and table.loc[1e-3, "steps"] == 4096
+    assert table.loc[1e-9, "status"] == "stopped" and table.loc[1e-9, "steps"] == 3072
+    at_the_rung = result.curves.set_index(["learning_rate", "step"])["success_rate"]
+    assert at_the_rung[1e-9, 3072] < at_the_rung[1e-3, 3072]
     assert table.loc[-1, "status"] == "failed"
     assert table.loc[-1, "error"].startswith("ValueError: TrainConfig.learning_rate = -1")
     assert (
