@@ -29,10 +29,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy gridlab
 
-# One pytest worker per core: the tests train and play small networks on one torch thread each;
-# tests grouped with xdist_group share one worker (and their module's trained networks).
+# One pytest worker per core: the tests train and play small networks on one torch thread each.
+# Each test module runs whole on one worker (--dist loadfile), so a module's trained networks,
+# quick start run or Ray sweeps are built once. (pytest-xdist 3.8's loadgroup, under pytest 9,
+# spread xdist_group-marked tests over both workers and built those fixtures twice.)
 test: lint typecheck
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
 
 bench: setup
 	$(BIN)/python benchmarks/bench_solver.py

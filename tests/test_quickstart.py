@@ -11,9 +11,7 @@ from gridlab.interp.probes import load_results
 from gridlab.interp.rollouts import Rollouts
 from gridlab.quickstart import BUDGETS, quickstart
 
-# The quick start runs once, on one worker: grouped for xdist, and kept for the session in case
-# other modules' tests run between these.
-pytestmark = pytest.mark.xdist_group("quickstart")
+# The quick start runs once (`make test` runs each module on one worker: --dist loadfile).
 
 
 @pytest.fixture(scope="session")

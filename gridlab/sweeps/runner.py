@@ -43,7 +43,7 @@ from gridlab.files import atomic_write_json, new_folder, read_versioned_json
 from gridlab.sweeps.report import Sweep, read_sweep, write_report
 from gridlab.sweeps.space import param_space
 from gridlab.sweeps.trial import read_trial, run_trial, trial_path, write_trial
-from gridlab.training.config import TrainConfig, whole_number
+from gridlab.training.config import TrainConfig
 
 SWEEP_FORMAT = 1
 TUNE = "tune"  # Ray Tune's experiment folder inside the sweep
@@ -106,14 +106,10 @@ def sweep(
     atomic_write_json(folder / "sweep.json", spec)
     scheduler = None
     if early_stop:
-        # Past every trial's last step: ASHA also stops trials that reach max_t, which would cut
-        # a trial off at its last evaluation, before it writes its final checkpoint and record.
-        longest = max(
-            whole_number(steps) for steps in [base.total_timesteps, *(grid or {}).get("total_timesteps", [])]
-        )
-        scheduler = ASHAScheduler(
-            time_attr="step", max_t=longest + 1, grace_period=grace_steps or max(base.total_timesteps // 4, 1)
-        )
+        # ASHA also stops a trial that reaches max_t, which would cut it off at its last evaluation
+        # before it writes its final checkpoint and record: max_t lies past any run's length.
+        grace = grace_steps or max(base.total_timesteps // 4, 1)
+        scheduler = ASHAScheduler(time_attr="step", max_t=2**62, grace_period=grace)
     with _ray(address):
         tuner = tune.Tuner(
             _trainable(base.to_dict(), folder),

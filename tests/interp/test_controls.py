@@ -47,9 +47,7 @@ from gridlab.interp.routes import Route, RouteTest, held_out, planted_routes, ro
 from gridlab.training import TrainConfig
 from gridlab.training.factory import env_kwargs, policy_spec
 
-# One worker trains the networks once: xdist may interleave other modules' tests with these, which
-# would tear down and retrain module-scoped networks, so they live for the session.
-pytestmark = pytest.mark.xdist_group("controls")
+# The networks train once (`make test` runs each module on one worker: --dist loadfile).
 
 CONFIG = TrainConfig(
     height=5, width=5, num_robots=1, min_moves=1, max_moves=3, policy="small_cnn", max_steps=12

@@ -28,8 +28,8 @@ from gridlab.sweeps.trial import read_trial, write_trial
 from gridlab.training import train
 from tests.conftest import quick_config
 
-# One worker runs every Ray test: each starts and stops its own Ray.
-pytestmark = pytest.mark.xdist_group("ray")
+# Each test starts and stops its own Ray, one after another (`make test` runs each module on one
+# worker: --dist loadfile).
 
 
 def base(tmp_path: Path, **overrides: object) -> gridlab.TrainConfig:
