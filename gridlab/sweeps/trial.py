@@ -9,7 +9,8 @@ nothing.
 
 A trial that Ray restarts (a resumed sweep) continues its run from the run's latest checkpoint
 (``save_freq`` sets how often there is one); a run folder with no checkpoint yet holds nothing
-worth keeping and starts again.
+worth keeping and starts again. Its wall time counts every attempt, the work lost to the
+interruption included.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def run_trial(overrides: dict[str, Any], *, base: dict[str, Any], sweep: str) ->
         "history": [],
         "error": None,
     }
-    started = time.time()
+    earlier = read_trial(path).get("wall_s", 0.0) if path.is_file() else 0.0  # a resumed trial's time so far
+    started = time.time() - earlier
 
     def on_evaluation(history: pd.DataFrame) -> None:
         record["history"] = history.to_dict("records")
