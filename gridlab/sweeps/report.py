@@ -20,6 +20,7 @@ from gridlab.env.rendering import save_figure
 from gridlab.files import atomic_write, read_versioned_json
 from gridlab.sweeps.trial import read_trial
 
+SPEC, SWEEP_FORMAT = "sweep.json", 1  # the base config and what varies, written by `gridlab.sweeps.sweep`
 RESULTS = ("results.csv", "results.parquet")
 CURVES = "curves.png"
 
@@ -94,7 +95,7 @@ def read_sweep(folder: str | os.PathLike[str]) -> Sweep:
         ValueError: A corrupt or newer-format ``sweep.json`` or trial record.
     """
     folder = Path(folder)
-    spec = read_versioned_json(folder / "sweep.json", f"no sweep at {folder} (sweep.json is missing)", 1)
+    spec = read_spec(folder)
     varied = [*spec["grid"], *spec["sample"]]
     records = [read_trial(path) for path in sorted((folder / "trials").glob("*.json"))]
     rows, curves = [], []
@@ -123,6 +124,12 @@ def read_sweep(folder: str | os.PathLike[str]) -> Sweep:
     table = pd.DataFrame(rows, columns=_columns(rows, varied))
     planned = spec["samples"] * math.prod(len(values) for values in spec["grid"].values())
     return Sweep(folder, varied, table, pd.DataFrame(curves), planned)
+
+
+def read_spec(folder: Path) -> dict[str, Any]:
+    """The sweep's ``sweep.json``; raises ``FileNotFoundError`` without one, ``ValueError`` for a
+    corrupt or newer-format one."""
+    return read_versioned_json(folder / SPEC, f"no sweep at {folder} ({SPEC} is missing)", SWEEP_FORMAT)
 
 
 def write_report(sweep: Sweep) -> Sweep:

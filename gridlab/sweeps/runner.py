@@ -39,13 +39,12 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.sample import Domain
 
-from gridlab.files import atomic_write_json, new_folder, read_versioned_json
-from gridlab.sweeps.report import Sweep, read_sweep, write_report
+from gridlab.files import atomic_write_json, new_folder
+from gridlab.sweeps.report import SPEC, SWEEP_FORMAT, Sweep, read_spec, read_sweep, write_report
 from gridlab.sweeps.space import param_space
 from gridlab.sweeps.trial import read_trial, run_trial, trial_path, write_trial
 from gridlab.training.config import TrainConfig
 
-SWEEP_FORMAT = 1
 TUNE = "tune"  # Ray Tune's experiment folder inside the sweep
 
 
@@ -103,7 +102,7 @@ def sweep(
         "early_stop": early_stop,
         "grace_steps": grace_steps,
     }
-    atomic_write_json(folder / "sweep.json", spec)
+    atomic_write_json(folder / SPEC, spec)
     scheduler = None
     if early_stop:
         # ASHA also stops a trial that reaches max_t, which would cut it off at its last evaluation
@@ -138,9 +137,7 @@ def resume_sweep(folder: str | os.PathLike[str], address: str | None = None) -> 
         FileNotFoundError: ``folder`` holds no sweep, or Ray's state in it is missing.
     """
     folder = Path(folder).resolve()
-    spec = read_versioned_json(
-        folder / "sweep.json", f"no sweep at {folder} (sweep.json is missing)", SWEEP_FORMAT
-    )
+    spec = read_spec(folder)
     if not tune.Tuner.can_restore(str(folder / TUNE)):
         raise FileNotFoundError(f"{folder / TUNE} holds no Ray Tune state to resume; start the sweep again")
     with _ray(address):
