@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from gridlab.env.board import FixedLayout
@@ -72,10 +73,20 @@ class EvalCallback(BaseCallback):
         self._next += self.config.eval_freq
         return self.run_evaluation()
 
+    def score(self, model: BaseAlgorithm) -> EvaluationResult:
+        """``model``'s greedy held-out evaluation now (also kept as `last_result`); usable before
+        training starts, when the callback has no model yet."""
+
+        def act(obs: np.ndarray, state: Any, start: np.ndarray) -> tuple[np.ndarray, Any]:
+            return model.predict(obs, state=state, episode_start=start, deterministic=True)
+
+        with computing_in(model.policy, "fp32"):  # the figures `Agent.evaluate` reproduces
+            self.last_result = evaluate(act, self.env, self.puzzles)
+        return self.last_result
+
     def run_evaluation(self) -> bool:
         """Evaluate now; returns False when training should stop."""
-        with computing_in(self.model.policy, "fp32"):  # the figures `Agent.evaluate` reproduces
-            result = self.last_result = evaluate(self._act, self.env, self.puzzles)
+        result = self.score(self.model)
         row: dict[str, Any] = {"step": self.num_timesteps} | result.summary()
         if self.curriculum is not None:
             if self.curriculum.update(result):
@@ -90,9 +101,6 @@ class EvalCallback(BaseCallback):
             self.on_evaluation(pd.DataFrame(self.history))
         target = self.config.target_success
         return target is None or result.success_rate < target
-
-    def _act(self, obs: np.ndarray, state: Any, start: np.ndarray) -> tuple[np.ndarray, Any]:
-        return self.model.predict(obs, state=state, episode_start=start, deterministic=True)
 
 
 class CheckpointCallback(BaseCallback):

@@ -18,6 +18,7 @@ SIGTERM (runs in the background, where shells ignore SIGINT) stops training the 
 from __future__ import annotations
 
 import contextlib
+import copy
 import signal
 import sys
 import threading
@@ -100,14 +101,17 @@ def train(
     resumed = None if resume_from is None else read_checkpoint(resume_from)
     if resumed is not None and resumed.policy_spec != policy_spec(config):  # before touching its folder
         raise ValueError(f"checkpoint {resume_from} was trained with another policy; resume with its config")
-    if resumed is not None and config.recipe == "bc+kickstart":
-        done = resumed.metadata["training"]["num_timesteps"]
-        if done < config.distillation_steps():  # the teacher (the clone) is not in the checkpoint
-            raise ValueError(
-                f"checkpoint {resume_from} is still distilling ({done} of {config.distillation_steps()} "
-                "steps) and its teacher is not saved; resume it once kickstart_steps have passed, or start "
-                "again"
-            )
+    teacher = None  # a resumed bc+kickstart run still distilling distils from the clone its run kept
+    if resume_from is not None and resumed is not None and config.recipe == "bc+kickstart":
+        done, clone = resumed.metadata["training"]["num_timesteps"], Path(resume_from).parent / "clone"
+        if done < config.distillation_steps():
+            if not clone.is_dir():
+                raise ValueError(
+                    f"checkpoint {resume_from} is still distilling ({done} of {config.distillation_steps()} "
+                    f"steps) and its teacher, {clone}, is missing; resume it once kickstart_steps have "
+                    "passed, or start again"
+                )
+            teacher = read_checkpoint(clone)
     run_dir = _run_folder(config, resume_from)
     config.save(run_dir / "config.yaml")
 
@@ -139,6 +143,9 @@ def train(
         recipe["cloning"] = _clone_the_solver(config, model.policy).summary()
     if isinstance(model, KickstartedPPO) and resumed is None:  # distil from the clone
         model.set_teacher(model.policy)
+    elif isinstance(model, KickstartedPPO) and teacher is not None:
+        model.set_teacher(copy.deepcopy(model.policy))
+        teacher.load_weights(model.teacher)
 
     # CALLBACKS: evaluation (+ curriculum, early stop) and periodic checkpoints
     started = time.perf_counter()
@@ -170,6 +177,9 @@ def train(
         if config.log_checkpoints
         else []
     )
+    if resumed is None and config.recipe != "ppo":  # the clone's own score at step 0, and the clone kept
+        evaluator.history.append({"step": 0} | evaluator.score(model).summary())
+        save(run_dir / "clone")
     terminated = threading.Event()
     everything = CallbackList(
         [

@@ -1,12 +1,14 @@
 """KickstartedPPO: each update adds exactly the distillation gradient; its weight anneals to zero."""
 
+import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 import gridlab
 from gridlab.env import BatchedRicochetVecEnv
@@ -82,6 +84,27 @@ def test_the_bc_kickstart_recipe_distils_from_the_clone(tmp_path: Path) -> None:
     agent = gridlab.load(run.checkpoint)
     assert agent.metadata["training"]["recipe"]["name"] == "bc+kickstart"
     assert agent.metadata["config"]["kickstart_steps"] == 4096
-    with pytest.raises(ValueError, match=r"is still distilling \(1024 of 4096 steps\)"):
-        train(config, resume_from=run.checkpoint)
     assert np.isfinite(agent.evaluate(episodes=20, progress=False).success_rate)
+    # resumed while still distilling, it distils from the clone its run kept, not from itself
+    taught: list[KickstartedPPO] = []
+
+    class Spy(BaseCallback):
+        def _on_training_start(self) -> None:
+            taught.append(self.model)
+
+        def _on_step(self) -> bool:
+            return True
+
+    resumed = train(dataclasses.replace(config, total_timesteps=2048), resume_from=run.checkpoint,
+                    callbacks=[Spy()])  # fmt: skip
+    clone = gridlab.load(run.run_dir / "clone").policy.state_dict()
+    teacher = taught[0].teacher
+    assert teacher is not None and resumed.run_dir == run.run_dir and taught[0].coefficient() > 0
+    for name, value in teacher.state_dict().items():
+        torch.testing.assert_close(value, clone[name], msg=name)
+    assert any(not torch.equal(value, agent.policy.state_dict()[name]) for name, value in clone.items())
+    shutil.rmtree(run.run_dir / "clone")  # a run from before the clone was kept
+    with pytest.raises(
+        ValueError, match=r"is still distilling \(2048 of 4096 steps\) and its teacher, .*clone, is missing"
+    ):
+        train(config, resume_from=resumed.checkpoint)

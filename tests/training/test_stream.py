@@ -109,6 +109,11 @@ def test_the_bc_ppo_recipe_clones_then_trains_and_says_so(tmp_path: Path) -> Non
     recipe = gridlab.load(run.checkpoint).metadata["training"]["recipe"]
     assert recipe["name"] == "bc+ppo" and recipe["cloning"]["updates"] == 40
     assert TrainConfig.load(run.run_dir / "config.yaml").clone_updates == 40
+    # the clone is kept, scored on the held-out puzzles at step 0 before any PPO
+    clone = gridlab.load(run.run_dir / "clone")
+    assert clone.metadata["training"]["num_timesteps"] == 0
+    assert [row["step"] for row in run.history.to_dict("records")] == [0, 512]
+    assert clone.evaluate(progress=False).success_rate == run.history["success_rate"][0]
     plain = train(quick_config(tmp_path, total_timesteps=256, eval_freq=0))
     assert gridlab.load(plain.checkpoint).metadata["training"]["recipe"] == {"name": "ppo"}
     with pytest.raises(ValueError, match="recipe = 'bc\\+ppo' is invalid; expected ppo for milestones"):
