@@ -144,9 +144,9 @@ def train(
     if isinstance(model, KickstartedPPO) and resumed is None:  # distil from the clone
         model.set_teacher(model.policy)
     elif isinstance(model, KickstartedPPO) and teacher is not None:
-        clone = copy.deepcopy(model.policy)
-        teacher.load_weights(clone)
-        model.set_teacher(clone)
+        cloned = copy.deepcopy(model.policy)
+        teacher.load_weights(cloned)
+        model.set_teacher(cloned)
 
     # CALLBACKS: evaluation (+ curriculum, early stop) and periodic checkpoints
     started = time.perf_counter()
