@@ -25,7 +25,7 @@ from gridlab.files import atomic_write
 from gridlab.models.registry import MODELS, select_policy
 
 PRECISIONS = ("auto", "fp32", "bf16")
-RECIPES = ("ppo", "bc+ppo", "bc+kickstart", "dagger+ppo")
+RECIPES = ("ppo", "bc+ppo", "bc+kickstart", "dagger+ppo", "dagger+kickstart")
 _MODEL_OPTIONS = tuple(dict.fromkeys(field for entry in MODELS.values() for field in entry.options.values()))
 VEC_ENVS = ("batched", "dummy")
 
@@ -87,23 +87,25 @@ class TrainConfig:
     drc_strip_pool: bool = False
     """ConvLSTM: row and column (strip) pooling of each layer's state into its gates."""
     recipe: str = "ppo"
-    """How the policy is taught: ppo (reinforcement learning alone); bc+ppo (behaviour cloning on
-    fresh solver-labelled puzzles first, then PPO); bc+kickstart (cloning, then PPO with a
-    distillation term toward the clone whose weight anneals to zero); dagger+ppo (cloning with the
-    learner's own states relabelled by the solver mixed in, then PPO). A recurrent policy is
-    cloned over whole trajectories (bc+ppo and dagger+ppo; not bc+kickstart)."""
+    """How the policy is taught, as TEACHING+RL: ppo (reinforcement learning alone); bc+ppo
+    (behaviour cloning on fresh solver-labelled puzzles first, then PPO); dagger+ppo (cloning
+    with the learner's own states relabelled by the solver mixed in, then PPO); bc+kickstart and
+    dagger+kickstart (the same cloning, then PPO with a distillation term toward the clone whose
+    weight anneals to zero). A recurrent policy is cloned over whole trajectories, and its
+    kickstarting teacher plays along with its own recurrent state."""
     clone_updates: int = 2000
-    """bc+ppo: Adam steps of behaviour cloning (batches of batch_size states)."""
+    """Recipes: Adam steps of behaviour cloning (batches of batch_size states); 0 skips cloning, so
+    the clone (and the kickstarting teacher) is the starting policy, e.g. ``init_from``'s."""
     clone_learning_rate: float = 1e-3
-    """bc+ppo: Adam's step size while cloning."""
+    """Recipes: Adam's step size while cloning."""
     dagger_every: int = 100
-    """dagger+ppo: cloning updates between collections of the learner's own states."""
+    """dagger+...: cloning updates between collections of the learner's own states."""
     dagger_states: int = 512
-    """dagger+ppo: states the learner plays and the solver labels at each collection."""
+    """dagger+...: states the learner plays and the solver labels at each collection."""
     kickstart_coef: float = 1.0
-    """bc+kickstart: weight of the distillation term at the start of PPO."""
+    """...+kickstart: weight of the distillation term at the start of PPO."""
     kickstart_steps: int | None = None
-    """bc+kickstart: steps over which that weight falls linearly to 0 (None: half of total_timesteps)."""
+    """...+kickstart: steps over which that weight falls linearly to 0 (None: half of total_timesteps)."""
     init_from: str | None = None
     """Checkpoint whose weights start this run (same policy and board; more robots allowed)."""
     # -- PPO / RecurrentPPO --------------------------------------------------------------------
@@ -204,7 +206,7 @@ class TrainConfig:
         switches = [name for name in _MODEL_OPTIONS if isinstance(getattr(TrainConfig, name), bool)]
         sizes = [name for name in _MODEL_OPTIONS if name not in switches]
         positive = ("max_steps", "total_timesteps", "n_steps", "batch_size", "n_envs", "n_epochs",
-                    "eval_episodes", "threads", "curriculum_start", "bptt_length", "clone_updates",
+                    "eval_episodes", "threads", "curriculum_start", "bptt_length",
                     "dagger_every", "dagger_states",
                     *sizes)  # fmt: skip
         for name in switches:
@@ -234,9 +236,8 @@ class TrainConfig:
         policy = self.resolved_policy()
         if self.recipe != "ppo" and self.milestone is not None:
             _bad("recipe", self.recipe, "ppo for milestones (cloning draws fresh random boards)")
-        if self.recipe == "bc+kickstart" and MODELS[policy].recurrent:
-            _bad("recipe", self.recipe, "ppo, bc+ppo or dagger+ppo for a recurrent policy (kickstarting "
-                 "distils into feed-forward policies)")  # fmt: skip
+        if not isinstance(self.clone_updates, int) or self.clone_updates < 0:
+            _bad("clone_updates", self.clone_updates, "a whole number of updates, 0 or more")
         if self.kickstart_steps is not None and self.kickstart_steps < 1:
             _bad("kickstart_steps", self.kickstart_steps, "a positive number of steps or None")
         if not self.kickstart_coef >= 0:
@@ -279,9 +280,9 @@ class TrainConfig:
             ignored.add("log_checkpoints_from")
         if self.recipe == "ppo":
             ignored |= {"clone_updates", "clone_learning_rate"}
-        if self.recipe != "bc+kickstart":
+        if not self.kickstarts():
             ignored |= {"kickstart_coef", "kickstart_steps"}
-        if self.recipe != "dagger+ppo":
+        if not self.recipe.startswith("dagger+"):
             ignored |= {"dagger_every", "dagger_states"}
         return {k: v for k, v in self.to_dict().items() if k not in ignored}
 
@@ -346,8 +347,12 @@ class TrainConfig:
         height, width = self.board_size()
         return select_policy(self.obs_mode, height, width, self.milestone)
 
+    def kickstarts(self) -> bool:
+        """Whether PPO distils from the clone (the ``...+kickstart`` recipes)."""
+        return self.recipe.endswith("+kickstart")
+
     def distillation_steps(self) -> int:
-        """bc+kickstart: the step at which the distillation weight reaches 0."""
+        """...+kickstart: the step at which the distillation weight reaches 0."""
         return self.kickstart_steps or max(self.total_timesteps // 2, 1)
 
     def board_size(self) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from gridlab.env.spec import BankRef, EnvSpec
 from gridlab.models.precision import set_precision
 from gridlab.models.registry import MODELS, PolicySpec
 from gridlab.training.config import TrainConfig
-from gridlab.training.kickstart import KickstartedPPO
+from gridlab.training.kickstart import KickstartedPPO, KickstartedRecurrentPPO
 from gridlab.training.precision import resolve_precision
 from gridlab.training.recurrent_ppo import ChunkedRecurrentPPO
 
@@ -71,20 +71,24 @@ def policy_spec(config: TrainConfig) -> PolicySpec:
 
 
 def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) -> PPO | RecurrentPPO:
-    """The learner for a run: SB3's PPO (`KickstartedPPO` for the bc+kickstart recipe), or for a
-    recurrent policy `ChunkedRecurrentPPO` (sb3-contrib's RecurrentPPO on whole ``bptt_length``
-    chunks), its policy computing at ``config.precision``
-    (``auto`` resolved by `resolve_precision`)."""
+    """The learner for a run: SB3's PPO, or for a recurrent policy `ChunkedRecurrentPPO`
+    (sb3-contrib's RecurrentPPO on whole ``bptt_length`` chunks), with kickstarting for the
+    ``...+kickstart`` recipes (`KickstartedPPO`, `KickstartedRecurrentPPO`), its policy computing
+    at ``config.precision`` (``auto`` resolved by `resolve_precision`)."""
     spec = policy_spec(config)
     policy_class, policy_kwargs = spec.entry.policy_kwargs(spec.kwargs)
     torch.set_num_threads(config.threads)
     algorithm: Callable[..., PPO | RecurrentPPO] = PPO
-    if config.recipe == "bc+kickstart":
-        algorithm = functools.partial(
-            KickstartedPPO, kickstart_coef=config.kickstart_coef, kickstart_steps=config.distillation_steps()
-        )
     if spec.entry.recurrent:
-        algorithm = functools.partial(ChunkedRecurrentPPO, bptt_length=config.bptt_length)
+        algorithm = functools.partial(
+            KickstartedRecurrentPPO if config.kickstarts() else ChunkedRecurrentPPO,
+            bptt_length=config.bptt_length,
+        )
+    if config.kickstarts():
+        kickstarted = algorithm if spec.entry.recurrent else KickstartedPPO
+        algorithm = functools.partial(
+            kickstarted, kickstart_coef=config.kickstart_coef, kickstart_steps=config.distillation_steps()
+        )
     learning_rate: float | Schedule = config.learning_rate
     if config.learning_rate_end is not None:  # SB3 schedules take the progress remaining, 1 -> 0
         learning_rate = LinearSchedule(config.learning_rate, config.learning_rate_end, end_fraction=1.0)

@@ -3,36 +3,54 @@
 Schmitt et al. (2018) add ``coef * H(teacher, student)`` (the cross-entropy of the student's
 action distribution to the teacher's, on the states of each minibatch) to the reinforcement
 learning loss and lower ``coef`` to zero, so the final policy is optimised by reinforcement
-learning alone. Here the teacher is a frozen copy of the cloned policy (recipe
-``bc+kickstart``) and ``coef`` falls linearly from ``kickstart_coef`` to 0 at ``kickstart_steps``.
+learning alone. Here the teacher is a frozen copy of the cloned policy (recipes ``bc+kickstart``
+and ``dagger+kickstart``) and ``coef`` falls linearly from ``kickstart_coef`` to 0 at
+``kickstart_steps``.
 
-How it joins stable-baselines3's PPO without copying its loss: during `KickstartedPPO.train`, a
+How it joins stable-baselines3's PPO without copying its loss: during `Kickstarting.train`, a
 hook on the policy's features extractor notes each minibatch's observations and one on its
 action head the student's logits; SB3 then calls ``optimizer.zero_grad()`` before
 ``loss.backward()``, and the optimizer's ``zero_grad`` is wrapped, for that update only, to
 back-propagate the distillation term right after clearing the gradients. The step SB3 takes
 (gradient clipping, then Adam) is therefore on the gradient of ``PPO loss + coef * H``.
+
+Where the teacher's distribution comes from: a feed-forward teacher reads the minibatch's
+observations at training time (`KickstartedPPO`). A recurrent teacher needs its own recurrent
+state, which only exists along the episodes as they are played, so `KickstartedRecurrentPPO`
+runs the teacher beside the student while the rollout is collected (same observations and
+episode starts, the teacher's own state) and the rollout buffer serves its probabilities with
+each minibatch's chunks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import VecEnv
+
+from gridlab.training.recurrent_ppo import ChunkedRecurrentPPO, ChunkedRolloutBuffer
 
 
-class KickstartedPPO(PPO):
-    """SB3's PPO plus an annealed distillation term toward ``teacher`` (see the module docstring).
+class Kickstarting(OnPolicyAlgorithm):
+    """The annealed distillation term, for an on-policy learner below it in the MRO (see the module
+    docstring); `KickstartedPPO` and `KickstartedRecurrentPPO` say where the teacher's
+    distribution comes from.
 
     Args:
         kickstart_coef: The term's weight at step 0.
         kickstart_steps: Steps over which the weight falls linearly to 0 (then plain PPO).
-        *args, **kwargs: As for ``PPO``.
+        *args, **kwargs: As for the learner.
 
     The teacher is given after construction (`set_teacher`): it is usually this model's own
     policy once cloning has trained it. Without one, this is plain PPO.
@@ -55,19 +73,80 @@ class KickstartedPPO(PPO):
             return 0.0
         return self.kickstart_coef * max(0.0, 1.0 - self.num_timesteps / self.kickstart_steps)
 
+    def teacher_probs(self, obs: torch.Tensor) -> torch.Tensor:
+        """The teacher's action probabilities ``(batch, n_actions)`` for the minibatch whose
+        observations ``(batch, *obs_shape)`` the student just read."""
+        raise NotImplementedError
+
     def train(self) -> None:
         coef = self.coefficient()
         self.logger.record("train/kickstart_coef", coef)
-        if coef == 0.0 or self.teacher is None:
+        if coef == 0.0:
             super().train()
             return
-        with _distilling(self.policy, self.teacher, coef) as losses:
+        with _distilling(self.policy, self.teacher_probs, coef) as losses:
             super().train()
         self.logger.record("train/kickstart_loss", sum(losses) / max(len(losses), 1))
 
 
+class KickstartedPPO(Kickstarting, PPO):
+    """SB3's PPO with kickstarting; the teacher reads each minibatch's observations."""
+
+    def teacher_probs(self, obs: torch.Tensor) -> torch.Tensor:
+        assert self.teacher is not None  # train distils only with a teacher
+        return self.teacher.get_distribution(obs).distribution.probs  # type: ignore[union-attr]
+
+
+class KickstartedRecurrentPPO(Kickstarting, ChunkedRecurrentPPO):
+    """`ChunkedRecurrentPPO` with kickstarting; the teacher plays along while rollouts are
+    collected, keeping its own recurrent state (see the module docstring)."""
+
+    _teacher_state: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def set_teacher(self, teacher: ActorCriticPolicy) -> None:
+        super().set_teacher(teacher)
+        self._teacher_state = None
+
+    def collect_rollouts(
+        self, env: VecEnv, callback: BaseCallback, rollout_buffer: RolloutBuffer, n_rollout_steps: int
+    ) -> bool:
+        assert isinstance(rollout_buffer, ChunkedRolloutBuffer)
+        if self.coefficient() == 0.0:
+            return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        teacher = self.teacher
+        assert isinstance(teacher, RecurrentActorCriticPolicy)  # a positive coefficient needs one
+        if self._teacher_state is None:
+            h, c = self._last_lstm_states.pi  # type: ignore[attr-defined]  # set up by ChunkedRecurrentPPO
+            self._teacher_state = (torch.zeros_like(h), torch.zeros_like(c))
+        probs: list[np.ndarray] = []
+
+        def play_along(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+            obs, _, episode_starts = args[:3]  # forward(obs, lstm_states, episode_starts): one step, all envs
+            assert self._teacher_state is not None
+            with torch.no_grad():
+                distribution, (h, c) = teacher.get_distribution(obs, self._teacher_state, episode_starts)
+            self._teacher_state = (h, c)
+            probs.append(distribution.distribution.probs.float().cpu().numpy())  # type: ignore[union-attr]
+
+        handle = self.policy.register_forward_pre_hook(play_along)
+        try:
+            collected = super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        finally:
+            handle.remove()
+        rollout_buffer.teacher_probs = np.stack(probs) if collected else None  # (n_steps, n_envs, n_actions)
+        return collected
+
+    def teacher_probs(self, obs: torch.Tensor) -> torch.Tensor:
+        assert isinstance(self.rollout_buffer, ChunkedRolloutBuffer)
+        served = self.rollout_buffer.served_teacher_probs
+        assert served is not None and len(served) == len(obs), "the rollout was collected without the teacher"
+        return served
+
+
 @contextlib.contextmanager
-def _distilling(student: ActorCriticPolicy, teacher: ActorCriticPolicy, coef: float) -> Iterator[list[float]]:
+def _distilling(
+    student: ActorCriticPolicy, teacher_probs: Callable[[torch.Tensor], torch.Tensor], coef: float
+) -> Iterator[list[float]]:
     """Within the block, each ``student.optimizer.zero_grad()`` that follows a training forward
     back-propagates ``coef * H(teacher, student)`` on that forward's observations; yields the
     list the cross-entropies are appended to."""
@@ -87,8 +166,8 @@ def _distilling(student: ActorCriticPolicy, teacher: ActorCriticPolicy, coef: fl
         clear(set_to_none)
         if "logits" in seen:
             with torch.no_grad():
-                target = teacher.get_distribution(seen["obs"]).distribution.probs  # type: ignore[union-attr]
-            cross_entropy = -(target * seen.pop("logits").log_softmax(dim=1)).sum(dim=1).mean()
+                target = teacher_probs(seen["obs"])
+            cross_entropy = -(target * seen.pop("logits").float().log_softmax(dim=1)).sum(dim=1).mean()
             (coef * cross_entropy).backward(retain_graph=True)  # SB3's loss shares this graph
             losses.append(cross_entropy.item())
 

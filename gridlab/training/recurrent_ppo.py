@@ -61,6 +61,11 @@ class ChunkedRolloutBuffer(RecurrentRolloutBuffer):
         if buffer_size % chunk_length:
             raise ValueError(f"n_steps ({buffer_size}) must be a multiple of bptt_length ({chunk_length})")
         self.chunk_length = chunk_length
+        self.teacher_probs: np.ndarray | None = None
+        """A kickstarting teacher's action probabilities ``(n_steps, n_envs, n_actions)`` at every
+        step of this rollout (set after collection; see `gridlab.training.kickstart`)."""
+        self.served_teacher_probs: torch.Tensor | None = None
+        """Those of the last minibatch served, in its order: ``(n_seq * chunk_length, n_actions)``."""
         self._chunks: dict[str, torch.Tensor] = {}
         self._chunk_states: tuple[torch.Tensor, torch.Tensor] | None = None
         hidden_state_shape = (buffer_size // chunk_length, *state_shape)
@@ -80,6 +85,7 @@ class ChunkedRolloutBuffer(RecurrentRolloutBuffer):
         self.hidden_states = np.zeros(self.hidden_state_shape, dtype=np.float32)
         self.cell_states = np.zeros(self.hidden_state_shape, dtype=np.float32)
         self._chunks, self._chunk_states = {}, None
+        self.teacher_probs = self.served_teacher_probs = None
 
     def add(self, *args: Any, lstm_states: RNNStates, **kwargs: Any) -> None:  # type: ignore[override]
         """`RolloutBuffer.add`, keeping the actor's state before this step if a chunk starts here."""
@@ -111,6 +117,7 @@ class ChunkedRolloutBuffer(RecurrentRolloutBuffer):
         data = {name: tensor[chunks].flatten(0, 1) for name, tensor in self._chunks.items()}
         assert self._chunk_states is not None  # set with the chunks
         h, c = (states[:, chunks] for states in self._chunk_states)
+        self.served_teacher_probs = data.get("teacher_probs")
         return RecurrentRolloutBufferSamples(
             observations=data["observations"], actions=data["actions"], old_values=data["values"],
             old_log_prob=data["log_probs"], advantages=data["advantages"], returns=data["returns"],
@@ -137,6 +144,8 @@ class ChunkedRolloutBuffer(RecurrentRolloutBuffer):
 
         names = ("observations", "actions", "values", "log_probs", "advantages", "returns", "episode_starts")
         chunks = {name: by_chunk(getattr(self, name)) for name in names}
+        if self.teacher_probs is not None:
+            chunks["teacher_probs"] = by_chunk(self.teacher_probs)
         return chunks, (states(self.hidden_states), states(self.cell_states))
 
 

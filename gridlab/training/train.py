@@ -1,7 +1,7 @@
 """`train(config)`: a run from a `TrainConfig` to a checkpoint, readable top to bottom.
 
     config in -> environments -> model (PPO, or RecurrentPPO for the ConvLSTM) -> recipe's teacher
-    (bc+...: behaviour cloning on fresh solver-labelled puzzles; bc+kickstart then distils from it)
+    (bc+... / dagger+...: cloning the solver's moves; ...+kickstart then distils from the clone)
     -> callbacks
     (held-out evaluation, curriculum, early stop, checkpoints) -> learn -> final checkpoint -> Run
 
@@ -45,7 +45,7 @@ from gridlab.training.dagger import dagger_states
 from gridlab.training.evaluation import EvaluationResult, evaluation_puzzles
 from gridlab.training.factory import build_model, env_kwargs, env_spec, make_vec_env, policy_spec
 from gridlab.training.imitation import Cloning, clone
-from gridlab.training.kickstart import KickstartedPPO
+from gridlab.training.kickstart import Kickstarting
 from gridlab.training.stream import LabelledStates, SolverStream
 from gridlab.training.transfer import start_from
 
@@ -101,8 +101,8 @@ def train(
     resumed = None if resume_from is None else read_checkpoint(resume_from)
     if resumed is not None and resumed.policy_spec != policy_spec(config):  # before touching its folder
         raise ValueError(f"checkpoint {resume_from} was trained with another policy; resume with its config")
-    teacher = None  # a resumed bc+kickstart run still distilling distils from the clone its run kept
-    if resume_from is not None and resumed is not None and config.recipe == "bc+kickstart":
+    teacher = None  # a resumed ...+kickstart run still distilling distils from the clone its run kept
+    if resume_from is not None and resumed is not None and config.kickstarts():
         done, clone = resumed.metadata["training"]["num_timesteps"], Path(resume_from).parent / "clone"
         if done < config.distillation_steps():
             if not clone.is_dir():
@@ -140,10 +140,12 @@ def train(
     if resumed is not None:  # checkpoints from before recipes were all plain PPO
         recipe = resumed.metadata["training"].get("recipe", {"name": "ppo"})
     if resumed is None and config.recipe != "ppo":  # teach the solver's moves first, then PPO
-        recipe["cloning"] = _clone_the_solver(config, model.policy).summary()
-    if isinstance(model, KickstartedPPO) and resumed is None:  # distil from the clone
+        recipe["cloning"] = (
+            _clone_the_solver(config, model.policy).summary() if config.clone_updates else {"updates": 0}
+        )
+    if isinstance(model, Kickstarting) and resumed is None:  # distil from the clone
         model.set_teacher(model.policy)
-    elif isinstance(model, KickstartedPPO) and teacher is not None:
+    elif isinstance(model, Kickstarting) and teacher is not None:
         cloned = copy.deepcopy(model.policy)
         teacher.load_weights(cloned)
         model.set_teacher(cloned)
@@ -222,7 +224,7 @@ def _clone_the_solver(config: TrainConfig, policy: ActorCriticPolicy) -> Cloning
     """The recipe's teaching phase: behaviour cloning on fresh solver-labelled puzzles, with the
     learner's own states relabelled by the solver mixed in for ``dagger+ppo``."""
     dagger = None
-    if config.recipe == "dagger+ppo":
+    if config.recipe.startswith("dagger+"):
         play = RicochetRobotsEnv(**env_kwargs(config), seed=config.seed + 10_000)
 
         def dagger(learner: ActorCriticPolicy) -> LabelledStates:

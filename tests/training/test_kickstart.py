@@ -13,8 +13,10 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 import gridlab
 from gridlab.env import BatchedRicochetVecEnv
 from gridlab.models import policy_kwargs_for
-from gridlab.training import train
-from gridlab.training.kickstart import KickstartedPPO
+from gridlab.training import TrainConfig, train
+from gridlab.training.factory import build_model, make_vec_env, policy_spec
+from gridlab.training.kickstart import KickstartedPPO, KickstartedRecurrentPPO
+from gridlab.training.recurrent_ppo import ChunkedRecurrentPPO, ChunkedRolloutBuffer
 from tests.conftest import quick_config
 
 BOARD = {"height": 5, "width": 5, "num_robots": 1, "min_moves": 1, "max_moves": 5}
@@ -108,3 +110,81 @@ def test_the_bc_kickstart_recipe_distils_from_the_clone(tmp_path: Path) -> None:
         ValueError, match=r"is still distilling \(2048 of 4096 steps\) and its teacher, .*clone, is missing"
     ):
         train(config, resume_from=resumed.checkpoint)
+
+
+TINY_DRC = {"policy": "convlstm", "drc_layers": 2, "drc_ticks": 2, "drc_hidden": 8, "drc_encoder": 8,
+            "drc_output": 32, "n_envs": 3, "n_steps": 8, "batch_size": 12, "bptt_length": 4,
+            "precision": "fp32"}  # fmt: skip
+
+
+def collected(model: ChunkedRecurrentPPO) -> ChunkedRolloutBuffer:
+    _, callback = model._setup_learn(model.n_steps * model.n_envs, CallbackList([]))
+    callback.on_training_start(locals(), globals())
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    assert isinstance(model.rollout_buffer, ChunkedRolloutBuffer)
+    return model.rollout_buffer
+
+
+def test_a_recurrent_teacher_plays_along_with_its_own_state_and_is_served_with_each_chunk() -> None:
+    config = TrainConfig(recipe="dagger+kickstart", kickstart_steps=10**6, **TINY_DRC, **BOARD)
+    model = build_model(config, make_vec_env(config), None)
+    assert isinstance(model, KickstartedRecurrentPPO)
+    torch.manual_seed(5)  # another network than the student
+    teacher = policy_spec(config).build(model.observation_space, model.action_space)
+    model.set_teacher(teacher)
+    buffer = collected(model)
+    assert buffer.teacher_probs is not None and buffer.teacher_probs.shape == (8, 3, 4)
+
+    # each env's recorded probabilities are the teacher's own run over that env's whole rollout,
+    # its state carried from step to step and reset at episode starts
+    for env in range(3):
+        obs = torch.as_tensor(buffer.observations[:, env]).float()
+        starts = torch.as_tensor(buffer.episode_starts[:, env])
+        zeros = torch.zeros(2, 1, 8 * 5 * 5)
+        with torch.no_grad():
+            replay, _ = teacher.get_distribution(obs, (zeros, zeros), starts)
+        np.testing.assert_allclose(buffer.teacher_probs[:, env], replay.distribution.probs.numpy(), atol=1e-5)
+        assert starts[0] == 1 and 0 < starts.sum() < 8  # the rollout crosses an episode's end
+
+    # minibatches come with the teacher's probabilities of their own steps: with the student as its
+    # own teacher, they are the student's distribution on the served chunks
+    model.set_teacher(model.policy)
+    buffer = collected(model)
+    served = 0
+    for samples in buffer.get(12):
+        with torch.no_grad():
+            student, _ = model.policy.get_distribution(samples.observations, samples.lstm_states.pi,
+                                                       samples.episode_starts)  # fmt: skip
+        assert buffer.served_teacher_probs is not None
+        torch.testing.assert_close(buffer.served_teacher_probs, student.distribution.probs)
+        served += len(samples.observations)
+    assert served == 24
+
+
+def test_recurrent_kickstarting_distils_and_resumes_from_the_clone(tmp_path: Path) -> None:
+    config = TrainConfig(recipe="dagger+kickstart", clone_updates=10, dagger_every=5, dagger_states=24,
+                         kickstart_steps=96, total_timesteps=48, eval_freq=0, output_dir=str(tmp_path),
+                         progress_bar=False, tensorboard=False, **TINY_DRC, **BOARD)  # fmt: skip
+    run = train(config)
+    assert gridlab.load(run.checkpoint).metadata["training"]["recipe"]["cloning"]["dagger_states"] == 48
+    teachers: list[tuple[KickstartedRecurrentPPO, float]] = []
+
+    class Spy(BaseCallback):
+        def _on_training_start(self) -> None:
+            teachers.append((self.model, self.model.coefficient()))
+
+        def _on_step(self) -> bool:
+            return True
+
+    train(dataclasses.replace(config, total_timesteps=96), resume_from=run.checkpoint, callbacks=[Spy()])
+    (model, coefficient), clone = teachers[0], gridlab.load(run.run_dir / "clone").policy.state_dict()
+    teacher = model.teacher
+    assert teacher is not None and coefficient == 0.5  # resumed at step 48 of 96
+    for name, value in teacher.state_dict().items():
+        torch.testing.assert_close(value, clone[name], msg=name)
+    # with no cloning at all, the teacher is the starting policy: here another run's clone
+    started = train(dataclasses.replace(config, clone_updates=0, init_from=str(run.run_dir / "clone"),
+                                        run_name="from_clone"))  # fmt: skip
+    kept = gridlab.load(started.run_dir / "clone").policy.state_dict()
+    for name, value in kept.items():
+        torch.testing.assert_close(value, clone[name], msg=name)
