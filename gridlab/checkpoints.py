@@ -195,6 +195,27 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(path, metadata, env_spec, policy_spec)
 
 
+def run_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """A run's checkpoints in training order, as ``(step, folder)``: the recipe's ``clone`` (step
+    0), every ``step_N`` and ``final``. Where ``final`` has the step of a ``step_N``, it replaces
+    it: a checkpoint is saved while a rollout is collected, before the update on that rollout,
+    and ``final`` after it. Folders are verified as `read_checkpoint` does.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` is not a folder.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"no run folder at {run_dir}")
+    found: dict[int, Path] = {}
+    names = ["clone", *sorted(p.name for p in run_dir.glob("step_*")), "final"]
+    for name in names:
+        if (run_dir / name / METADATA).is_file():
+            checkpoint = read_checkpoint(run_dir / name)
+            found[int(checkpoint.metadata["training"]["num_timesteps"])] = checkpoint.path
+    return sorted(found.items())
+
+
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
     """Delay SIGINT and SIGTERM until the block ends: they are recorded, then raised again.

@@ -118,7 +118,7 @@ def test_the_bc_ppo_recipe_clones_then_trains_and_says_so(tmp_path: Path) -> Non
     assert gridlab.load(plain.checkpoint).metadata["training"]["recipe"] == {"name": "ppo"}
     with pytest.raises(ValueError, match="recipe = 'bc\\+ppo' is invalid; expected ppo for milestones"):
         TrainConfig(recipe="bc+ppo", milestone="v1")
-    with pytest.raises(ValueError, match="clone_updates = -1 is invalid; expected a whole number of updates, 0"):
+    with pytest.raises(ValueError, match="clone_updates = -1 is invalid; expected a whole number of updates"):
         TrainConfig(recipe="bc+kickstart", policy="convlstm", clone_updates=-1, **SMALL)
 
 
