@@ -80,7 +80,16 @@ class Checkpoint:
         return _load_tensors(self.path / WEIGHTS)
 
     def optimizer_state(self) -> dict[str, Any]:
-        """The optimizer's ``state_dict``, rebuilt from safetensors and the metadata."""
+        """The optimizer's ``state_dict``, rebuilt from safetensors and the metadata.
+
+        Raises:
+            ValueError: For a compact checkpoint (`compact_checkpoint`), which has none.
+        """
+        if self.metadata.get("compact"):
+            raise ValueError(
+                f"checkpoint {self.path} is compact (weights only, no optimizer state) and cannot be "
+                f"resumed; start a new run from its weights with init_from={str(self.path)!r}"
+            )
         tensors = _load_tensors(self.path / OPTIMIZER)
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
@@ -148,18 +157,51 @@ def save_checkpoint(
         for file in tmp.iterdir():
             file.chmod(0o644)
         atomic_write_json(tmp / METADATA, metadata, default=_jsonable)
-        with _signals_held():  # no moment where an interrupt leaves `path` missing
-            old = None
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, old)
-            os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
+        _publish(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def compact_checkpoint(source: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """Copy a checkpoint's weights and metadata alone (atomically, replacing ``destination``).
+
+    A compact checkpoint loads, plays and is analysed like its source and can start another run
+    (``init_from``), but holds no optimizer state or stable-baselines3 save, so it cannot be
+    resumed; it is about a third of the size (checkpoint series shipped for emergence studies).
+
+    Returns:
+        The compact checkpoint's folder.
+    """
+    checkpoint, path = read_checkpoint(source), Path(destination)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        tmp.chmod(0o755)
+        shutil.copyfile(checkpoint.path / WEIGHTS, tmp / WEIGHTS)
+        (tmp / WEIGHTS).chmod(0o644)
+        metadata = {key: value for key, value in checkpoint.metadata.items() if key != "optimizer"}
+        metadata |= {"compact": True, "sha256": {WEIGHTS: checkpoint.metadata["sha256"][WEIGHTS]}}
+        atomic_write_json(tmp / METADATA, metadata)
+        _publish(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Rename the finished folder ``tmp`` to ``path``, replacing any folder there; there is no
+    moment where an interrupt leaves ``path`` missing."""
+    with _signals_held():
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old)
 
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:

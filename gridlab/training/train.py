@@ -99,6 +99,7 @@ def train(
     config.validate()
     torch.set_num_threads(config.threads)
     resumed = None if resume_from is None else read_checkpoint(resume_from)
+    optimizer_state = None if resumed is None else resumed.optimizer_state()  # refuses compact checkpoints
     if resumed is not None and resumed.policy_spec != policy_spec(config):  # before touching its folder
         raise ValueError(f"checkpoint {resume_from} was trained with another policy; resume with its config")
     teacher = None  # a resumed ...+kickstart run still distilling distils from the clone its run kept
@@ -127,9 +128,9 @@ def train(
     history: list[dict[str, Any]] = []
     elapsed_before = 0.0
     parent = None  # the run whose weights this one started from, with its steps and time
-    if resumed is not None:
+    if resumed is not None and optimizer_state is not None:
         resumed.load_weights(model.policy)
-        model.policy.optimizer.load_state_dict(resumed.optimizer_state())
+        model.policy.optimizer.load_state_dict(optimizer_state)
         stats = resumed.metadata["training"]
         model.num_timesteps, model._n_updates = stats["num_timesteps"], stats["n_updates"]
         history, elapsed_before = list(stats["history"]), stats["elapsed_s"]

@@ -1,5 +1,6 @@
 """Checkpoints: contents, atomic writes, verification, loading without pickle."""
 
+import dataclasses
 import json
 import os
 import pickle
@@ -165,3 +166,22 @@ def test_drc_options_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
     # a checkpoint saved before the options existed opens with them off
     old = read_checkpoint(Path(__file__).parents[2] / "checkpoints" / "random8x8_convlstm").policy_spec
     assert (old.kwargs["fence"], old.kwargs["coords"], old.kwargs["strip_pool"]) == (False, False, False)
+
+
+def test_a_compact_copy_plays_alike_and_refuses_to_resume(v1_run: Run, tmp_path: Path) -> None:
+    compact = checkpoints.compact_checkpoint(v1_run.checkpoint, tmp_path / "compact")
+    assert sorted(p.name for p in compact.iterdir()) == ["metadata.json", "weights.safetensors"]
+    full = sum(f.stat().st_size for f in v1_run.checkpoint.iterdir())
+    assert sum(f.stat().st_size for f in compact.iterdir()) < full / 2
+    agent, original = gridlab.load(compact), gridlab.load(v1_run.checkpoint)
+    assert agent.metadata["training"] == original.metadata["training"]
+    result, expected = agent.evaluate(progress=False), original.evaluate(progress=False)
+    assert list(result.moves) == list(expected.moves) and list(result.solved) == list(expected.solved)
+    config = dataclasses.replace(agent.config, output_dir=str(tmp_path / "runs"), total_timesteps=256)
+    with pytest.raises(
+        ValueError, match=r"is compact \(weights only, no optimizer state\) and cannot be resumed"
+    ):
+        train(config, resume_from=compact)
+    assert not (tmp_path / "runs").exists()  # refused before any run folder was made
+    started = train(dataclasses.replace(config, init_from=str(compact), eval_freq=0))
+    assert gridlab.load(started.checkpoint).metadata["training"]["init_from"]["path"] == str(compact)
