@@ -20,7 +20,7 @@ PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 def test_the_analyses_and_the_findings_are_there() -> None:
     assert [p.stem for p in PATHS] == [
         "01_train", "02_checkpoint_and_activations", "03_probes", "04_saliency", "05_interventions",
-        "06_findings_8x8", "07_three_robots_and_imitation",
+        "06_findings_8x8", "07_three_robots_and_imitation", "08_viewer",
     ]  # fmt: skip
 
 

@@ -28,7 +28,7 @@ class BoardEditor:
         self.height, self.width, self.num_robots = layout.height, layout.width, layout.num_robots
         brushes = [*(f"robot {i}" for i in range(self.num_robots)), "goal", *WALL_SIDES, "clear walls"]
         self.brush = widgets.ToggleButtons(options=brushes, value="robot 0", description="brush")
-        self.brush.style.button_width = "72px"
+        self.brush.style.button_width = "86px"
         self.target_robot = widgets.Dropdown(
             options=list(range(self.num_robots)), value=layout.target_robot, description="target robot"
         )
@@ -93,7 +93,10 @@ class BoardEditor:
         for index, button in enumerate(self.cells):
             r, c = divmod(index, self.width)
             robot = where.get((r, c))
-            button.description = str(robot) if robot is not None else ("*" if (r, c) == self.goal else "")
+            # a no-break space, not "": browsers keep a button's old label when it is set to ""
+            button.description = (
+                str(robot) if robot is not None else ("*" if (r, c) == self.goal else "\u00a0")
+            )
             color = ROBOT_COLORS[robot] if robot is not None else (240, 236, 220)
             button.style.button_color = "#" + "".join(f"{int(v):02x}" for v in color)
             sides = [self.h_walls[r, c], self.v_walls[r, c + 1], self.h_walls[r + 1, c], self.v_walls[r, c]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -84,7 +85,11 @@ def draw_view(agent: Agent, episodes: Sequence[Episode], view: View) -> Figure:
     axes = figure.subplots(len(episodes), len(panels), squeeze=False)
     for row, episode in zip(axes, episodes, strict=True):
         step = min(view.step, len(episode) - 1)
-        label = "unmodified" if episode.intervention is None else episode.intervention.describe()
+        label = (
+            "unmodified"
+            if episode.intervention is None
+            else textwrap.fill(episode.intervention.describe(), 48)
+        )
         for ax, panel in zip(row, panels, strict=True):
             if panel == "board":
                 _board(ax, episode, step, label)

@@ -175,6 +175,7 @@ def test_a_board_drawn_in_the_editor_is_played(drc: gridlab.Agent) -> None:
     expected = FixedLayout(5, 5, h, v, {0: (4, 4)}, goal_position=(0, 4), target_robot=0)
     assert editor.layout() == expected
     assert editor.cells[4 * 5 + 4].description == "0" and editor.cells[4].description == "*"
+    assert editor.cells[0].description.strip() == "" and editor.cells[0].description != ""
     editor.paint((2, 4), "wall down")  # toggles it off again
     assert not editor.h_walls[3, 4]
     editor.cells[3 * 5 + 4].click()  # the selected brush (robot 0) moves the robot
