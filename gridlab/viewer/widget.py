@@ -126,8 +126,9 @@ class EpisodeViewer:
         return draw_view(self.agent, episodes, self.view)
 
     def export_png(self, path: str | os.PathLike, dpi: int = 150) -> Path:
-        """Write the current view as a PNG (atomically)."""
+        """Write the current view as a PNG (atomically; missing folders are made)."""
         data = figure_png(self.figure(), dpi=dpi)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: f.write(data))
         return Path(path)
 
@@ -139,6 +140,7 @@ class EpisodeViewer:
             self.view.step = t
             frames.append(figure_png(self.figure()))
         self.view.step = step
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: save_gif(frames, f, seconds_per_frame))
         return Path(path)
 
