@@ -5,6 +5,7 @@
     python scripts/ship_checkpoints.py --evaluate-only # only rewrite the evaluation reports
     python scripts/ship_checkpoints.py NAME --from runs/NAME/final  # ship a long run's checkpoint
     python scripts/ship_checkpoints.py NAME --from runs/NAME/final --series 6  # and 6 of its checkpoints
+    python scripts/ship_checkpoints.py NAME --from runs/NAME/final --compact --series 4 --half  # a big one
 
 Each agent trains from ``configs/checkpoints/NAME.yaml`` under ``runs/checkpoints/NAME`` (or,
 with ``--from``, is a checkpoint of a run too long for this script, such as the 8x8 agents of
@@ -13,8 +14,8 @@ old one only once the new one is complete) with ``evaluation.json`` and ``evalua
 greedy success on held-out puzzles (every layout for milestones; for agents trained on a puzzle
 bank, the same number of puzzles at every optimal length). ``--series N`` also ships N of the
 run's checkpoints (`run_checkpoints`: the recipe's clone, then log-spaced steps up to the shipped
-one) as compact copies (weights and metadata) in ``checkpoints/NAME/series/step_S``, for
-emergence studies (`gridlab.interp.emergence`).
+one) as compact copies (weights and metadata; ``--half``: float16 weights) in
+``checkpoints/NAME/series/step_S``, for emergence studies (`gridlab.interp.emergence`).
 """
 
 from __future__ import annotations
@@ -37,9 +38,18 @@ CONFIGS = ROOT / "configs" / "checkpoints"
 SHIPPED = ROOT / "checkpoints"
 
 
-def ship(name: str, episodes: int, per_length: int, source: Path | None = None, series: int = 0) -> None:
+def ship(
+    name: str,
+    episodes: int,
+    per_length: int,
+    source: Path | None = None,
+    series: int = 0,
+    half: bool = False,
+    compact: bool = False,
+) -> None:
     """Train ``name`` from its config (or take ``source``) and replace ``checkpoints/NAME`` once
-    complete, with ``series`` compact checkpoints of the run."""
+    complete (``compact``: its weights and metadata alone), with ``series`` compact checkpoints of
+    the run."""
     if source is None:
         config = TrainConfig.load(CONFIGS / f"{name}.yaml")
         # a relative output folder: the metadata names no path of this machine; a new run folder
@@ -47,13 +57,16 @@ def ship(name: str, episodes: int, per_length: int, source: Path | None = None, 
         config.output_dir, config.run_name = f"runs/checkpoints/{name}", None
         source = train(config).checkpoint
     staging = Path(tempfile.mkdtemp(dir=SHIPPED, prefix=f".{name}-"))
-    shutil.copytree(source, staging, dirs_exist_ok=True)
+    if compact:
+        compact_checkpoint(source, staging)
+    else:
+        shutil.copytree(source, staging, dirs_exist_ok=True)
     write_report(staging, name, episodes, per_length)
     if series:
         shipped_step = read_checkpoint(source).metadata["training"]["num_timesteps"]
         steps = [(step, path) for step, path in run_checkpoints(source.parent) if step <= shipped_step]
         for step, path in log_spaced_subset(steps, series):
-            compact_checkpoint(path, staging / "series" / f"step_{step}")
+            compact_checkpoint(path, staging / "series" / f"step_{step}", half=half)
     target = SHIPPED / name
     if target.exists():
         old = target.with_name(f".{name}-old")
@@ -101,6 +114,8 @@ def main() -> None:
     parser.add_argument(
         "--series", type=int, default=0, help="with --from: also ship N of the run's checkpoints"
     )
+    parser.add_argument("--half", action="store_true", help="store the series' weights as float16")
+    parser.add_argument("--compact", action="store_true", help="ship the agent's weights and metadata alone")
     args = parser.parse_args()
     if args.source is not None and len(args.names) != 1:
         parser.error("--from ships one checkpoint: name it once, e.g. NAME --from runs/NAME/final")
@@ -114,7 +129,7 @@ def main() -> None:
         if args.evaluate_only:
             write_report(SHIPPED / name, name, args.episodes, args.per_length)
         else:
-            ship(name, args.episodes, args.per_length, source, args.series)
+            ship(name, args.episodes, args.per_length, source, args.series, args.half, args.compact)
 
 
 if __name__ == "__main__":

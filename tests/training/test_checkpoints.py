@@ -185,3 +185,19 @@ def test_a_compact_copy_plays_alike_and_refuses_to_resume(v1_run: Run, tmp_path:
     assert not (tmp_path / "runs").exists()  # refused before any run folder was made
     started = train(dataclasses.replace(config, init_from=str(compact), eval_freq=0))
     assert gridlab.load(started.checkpoint).metadata["training"]["init_from"]["path"] == str(compact)
+
+
+def test_a_half_precision_compact_copy_holds_float16_weights_that_load_as_float32(
+    v1_run: Run, tmp_path: Path
+) -> None:
+    half = checkpoints.compact_checkpoint(v1_run.checkpoint, tmp_path / "half", half=True)
+    full = checkpoints.compact_checkpoint(v1_run.checkpoint, tmp_path / "full")
+    stored = read_checkpoint(half).weights()
+    assert {t.dtype for t in stored.values()} == {torch.float16}
+    assert read_checkpoint(half).metadata["weights_dtype"] == "float16"
+    assert (half / "weights.safetensors").stat().st_size < 0.6 * (full / "weights.safetensors").stat().st_size
+    agent, original = gridlab.load(half), gridlab.load(v1_run.checkpoint)
+    for name, value in agent.policy.state_dict().items():
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, original.policy.state_dict()[name], rtol=2**-11, atol=1e-7, msg=name)
+    assert list(agent.evaluate(progress=False).moves) == list(original.evaluate(progress=False).moves)
