@@ -12,6 +12,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
+from torch import nn
 
 from gridlab.env.batched_vec_env import BatchedRicochetVecEnv
 from gridlab.env.layouts import milestone_layouts
@@ -101,6 +102,14 @@ def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) 
         device=config.device, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, verbose=0,
     )  # fmt: skip
     set_precision(model.policy, resolve_precision(config, model))
+    if config.compile:  # each network in place (nn.Module.compile): the parameter names stay
+        # kickstarting back-propagates its term through the graph SB3's loss then uses again
+        # (retain_graph), which compiled backward functions allow only without donated buffers
+        torch._functorch.config.donated_buffer = not config.kickstarts()
+        for name in ("features_extractor", "mlp_extractor", "drc"):
+            network = getattr(model.policy, name, None)
+            if isinstance(network, nn.Module):
+                network.compile()
     return model
 
 

@@ -188,3 +188,21 @@ def test_recurrent_kickstarting_distils_and_resumes_from_the_clone(tmp_path: Pat
     kept = gridlab.load(started.run_dir / "clone").policy.state_dict()
     for name, value in kept.items():
         torch.testing.assert_close(value, clone[name], msg=name)
+
+
+def test_a_compiled_recurrent_learner_kickstarts_and_keeps_plain_parameter_names() -> None:
+    config = TrainConfig(recipe="dagger+kickstart", kickstart_steps=10**6, compile=True, **TINY_DRC, **BOARD)
+    model = build_model(config, make_vec_env(config), None)
+    assert isinstance(model, KickstartedRecurrentPPO) and model.policy.drc._compiled_call_impl is not None
+    plain = build_model(dataclasses.replace(config, compile=False), make_vec_env(config), None)
+    assert list(plain.policy.state_dict()) == list(model.policy.state_dict())  # checkpoints are alike
+    model.set_teacher(model.policy)
+    model.learn(24)  # one rollout and one update, the distillation term back-propagated twice
+    assert model.logger.name_to_value["train/kickstart_loss"] > 0
+    plain.policy.load_state_dict(model.policy.state_dict())
+    obs = torch.rand(4, *model.observation_space.shape)
+    zeros = torch.zeros(2, 4, 8 * 5 * 5)
+    with torch.no_grad():
+        compiled, _ = model.policy.get_distribution(obs, (zeros, zeros), torch.ones(4))
+        eager, _ = plain.policy.get_distribution(obs, (zeros, zeros), torch.ones(4))
+    torch.testing.assert_close(compiled.distribution.probs, eager.distribution.probs, atol=1e-4, rtol=1e-4)
