@@ -1,4 +1,4 @@
-"""PPO steps per second with and without ``compile=True`` (torch.compile of the policy's networks), side by side.
+"""PPO steps per second with and without ``compile=True`` (torch.compile of the networks), side by side.
 
 Run: ``python benchmarks/bench_compile.py [--seconds 40] [--rounds 2] [--models "DRC(3,3)" SmallCNN]``
 
@@ -58,8 +58,8 @@ def main() -> None:
                 config.compile = compiled
                 rate, precision = steps_per_second(config, args.seconds)
                 rates[compiled].append(rate)
-                print(f"{name} round {round_ + 1}: {'compiled' if compiled else 'eager   '} {rate:7.1f} steps/s "
-                      f"({precision})", flush=True)  # fmt: skip
+                setting = "compiled" if compiled else "eager   "
+                print(f"{name} round {round_ + 1}: {setting} {rate:7.1f} steps/s ({precision})", flush=True)
         eager, compiled = statistics.median(rates[False]), statistics.median(rates[True])
         print(
             f"{name}: eager {eager:.1f}, compiled {compiled:.1f} steps/s (medians): {compiled / eager:.2f}x\n"
