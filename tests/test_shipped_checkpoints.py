@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 
 import gridlab
-from gridlab.checkpoints import read_checkpoint
+from gridlab.checkpoints import read_checkpoint, run_checkpoints
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 NAMES = sorted(p.name for p in SHIPPED.iterdir() if p.is_dir() and not p.name.startswith("."))
 FIXED_SET = 100  # random boards: the first held-out puzzles of each agent's report
 PER_LENGTH = 10  # puzzle-bank agents: the first held-out puzzles of each optimal length in the report
 MAX_MB = 10.0
+SERIES_MB = 8.0  # the compact checkpoint series shipped beside an agent, for emergence studies
+SERIES = sorted(p.parent.name for p in SHIPPED.glob("*/series"))
 # Greedy held-out success each random-board agent must keep, on its report and on the fixed set.
 # The 8x8 agents fall short of the targets set for them (>= 90% at 1-4 moves, >= 60% at 5-6):
 # their floors are what they reached, less a margin for the small fixed set.
@@ -26,6 +28,8 @@ MIN_SUCCESS = {
     "random8x8_convlstm": 0.2,
     "random8x8_3robots_small_cnn": 0.3,
     "random8x8_3robots_convlstm": 0.15,
+    "random8x8_small_cnn_kickstart": 0.5,
+    "random8x8_small_cnn_ppo": 0.35,
 }
 
 
@@ -64,3 +68,26 @@ def test_shipped_agent_matches_its_evaluation_report(name: str, monkeypatch: pyt
     assert list(result.optimal) == list(recorded_optimal[rows])  # the same puzzles
     assert (result.solved == recorded[rows]).mean() >= 0.98
     assert report["success_rate"] >= MIN_SUCCESS[name] and result.success_rate >= MIN_SUCCESS[name]
+
+
+def test_the_teacher_guided_and_pure_ppo_smallcnn_ship_their_checkpoint_series() -> None:
+    assert {"random8x8_small_cnn_kickstart", "random8x8_small_cnn_ppo"} <= set(SERIES)
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_a_shipped_series_is_compact_and_in_training_order(name: str) -> None:
+    agent = gridlab.load(SHIPPED / name)
+    series = run_checkpoints(SHIPPED / name / "series")
+    steps = [step for step, _ in series]
+    assert (
+        len(steps) >= 4
+        and steps == sorted(steps)
+        and steps[-1] <= agent.metadata["training"]["num_timesteps"]
+    )
+    if agent.metadata["training"].get("recipe", {"name": "ppo"})["name"] != "ppo":
+        assert steps[0] == 0  # the recipe's clone, before any PPO
+    files = [f for _, path in series for f in path.iterdir()]
+    assert sum(f.stat().st_size for f in files) < SERIES_MB * 2**20
+    for _, path in series:
+        checkpoint = read_checkpoint(path)
+        assert checkpoint.metadata["compact"] and checkpoint.policy_spec == agent.policy_spec
