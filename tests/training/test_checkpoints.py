@@ -197,7 +197,8 @@ def test_a_half_precision_compact_copy_holds_float16_weights_that_load_as_float3
     assert read_checkpoint(half).metadata["weights_dtype"] == "float16"
     assert (half / "weights.safetensors").stat().st_size < 0.6 * (full / "weights.safetensors").stat().st_size
     agent, original = gridlab.load(half), gridlab.load(v1_run.checkpoint)
+    weights = original.policy.state_dict()
     for name, value in agent.policy.state_dict().items():
         assert value.dtype == torch.float32
-        torch.testing.assert_close(value, original.policy.state_dict()[name], rtol=2**-11, atol=1e-7, msg=name)
+        torch.testing.assert_close(value, weights[name], rtol=2**-11, atol=1e-7, msg=name)
     assert list(agent.evaluate(progress=False).moves) == list(original.evaluate(progress=False).moves)
