@@ -14,7 +14,7 @@ from tests.conftest import quick_config
 
 
 def model_for(tmp_path: Path, **overrides: object):
-    config = quick_config(tmp_path, **overrides)
+    config = quick_config(tmp_path, **({"precision": "auto"} | overrides))  # quick runs pin fp32
     return config, build_model(config, make_vec_env(config), None)
 
 
