@@ -46,7 +46,7 @@ def test_auto_takes_bf16_only_when_measured_faster_and_remembers(
 @pytest.mark.parametrize("policy", ["mlp", "convlstm"])
 def test_timing_runs_the_runs_own_shapes(tmp_path: Path, policy: str) -> None:
     config, model = model_for(tmp_path, policy=policy, milestone="v3" if policy == "convlstm" else "v1",
-                              n_steps=16, batch_size=32, n_epochs=2)  # fmt: skip
+                              n_steps=16, batch_size=32, n_epochs=2, precision="fp32")  # fmt: skip
     rates = training_precision.time_precisions(config, model.policy, seconds=0.05)
     assert set(rates) == {"fp32", "bf16"} and all(rate > 0 for rate in rates.values())
     assert precision_of(model.policy) == "fp32"  # timed on a copy
