@@ -46,12 +46,16 @@ SALIENCY_METHODS = ("saliency", "integrated_gradients")
 
 
 def quickstart_config(output_dir: Path, budget: Budget, seed: int = 0) -> TrainConfig:
-    """SmallCNN on random 5x5 boards, one robot, optimal plans of 1-3 moves; stops at 95% success."""
+    """SmallCNN on random 5x5 boards, one robot, optimal plans of 1-3 moves; stops at 95% success.
+
+    fp32 on every machine: the same seed gives the same agent and report everywhere (``"auto"``
+    would take bf16 where the CPU has it, and this network trains in about a minute either way).
+    """
     return TrainConfig(
         policy="small_cnn", height=5, width=5, num_robots=1, min_moves=1, max_moves=3,
         total_timesteps=budget.total_timesteps, learning_rate=1e-3, n_envs=16, n_steps=64,
         batch_size=256, eval_freq=10_000, eval_episodes=200, target_success=0.95, save_freq=0,
-        output_dir=str(output_dir), run_name="agent", seed=seed, progress_bar=False,
+        output_dir=str(output_dir), run_name="agent", seed=seed, progress_bar=False, precision="fp32",
     )  # fmt: skip
 
 

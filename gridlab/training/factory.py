@@ -103,9 +103,6 @@ def build_model(config: TrainConfig, venv: VecEnv, tensorboard_log: str | None) 
     )  # fmt: skip
     set_precision(model.policy, resolve_precision(config, model))
     if config.compile:  # each network in place (nn.Module.compile): the parameter names stay
-        # kickstarting back-propagates its term through the graph SB3's loss then uses again
-        # (retain_graph), which compiled backward functions allow only without donated buffers
-        torch._functorch.config.donated_buffer = not config.kickstarts()
         for name in ("features_extractor", "mlp_extractor", "drc"):
             network = getattr(model.policy, name, None)
             if isinstance(network, nn.Module):

@@ -9,10 +9,13 @@ and ``dagger+kickstart``) and ``coef`` falls linearly from ``kickstart_coef`` to
 
 How it joins stable-baselines3's PPO without copying its loss: during `Kickstarting.train`, a
 hook on the policy's features extractor notes each minibatch's observations and one on its
-action head the student's logits; SB3 then calls ``optimizer.zero_grad()`` before
-``loss.backward()``, and the optimizer's ``zero_grad`` is wrapped, for that update only, to
-back-propagate the distillation term right after clearing the gradients. The step SB3 takes
-(gradient clipping, then Adam) is therefore on the gradient of ``PPO loss + coef * H``.
+action head takes the student's logits ``z`` ``(batch, n_actions)``. The term's gradient with
+respect to them is known in closed form, ``coef * (softmax(z) * sum(p) - p) / batch`` for the
+teacher's probabilities ``p``, so a gradient hook on ``z`` adds it to what SB3's
+``loss.backward()`` sends through the logits. The one backward pass then carries the gradient
+of ``PPO loss + coef * H`` into every weight below the head, and the step SB3 takes (gradient
+clipping, then Adam) is on it. (A second backward through the retained graph instead gave NaN
+weights in compiled bf16 networks.)
 
 Where the teacher's distribution comes from: a feed-forward teacher reads the minibatch's
 observations at training time (`KickstartedPPO`). A recurrent teacher needs its own recurrent
@@ -147,38 +150,31 @@ class KickstartedRecurrentPPO(Kickstarting, ChunkedRecurrentPPO):
 def _distilling(
     student: ActorCriticPolicy, teacher_probs: Callable[[torch.Tensor], torch.Tensor], coef: float
 ) -> Iterator[list[float]]:
-    """Within the block, each ``student.optimizer.zero_grad()`` that follows a training forward
-    back-propagates ``coef * H(teacher, student)`` on that forward's observations; yields the
-    list the cross-entropies are appended to."""
+    """Within the block, each training forward of ``student`` adds the gradient of
+    ``coef * H(teacher, student)`` on that forward's observations to the gradient its logits
+    receive (see the module docstring); yields the list the cross-entropies are appended to."""
     seen: dict[str, torch.Tensor] = {}
     losses: list[float] = []
 
     def note_obs(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
         seen["obs"] = inputs[0]
 
-    def note_logits(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], logits: torch.Tensor) -> None:
-        if logits.requires_grad:  # a training forward, not rollout collection
-            seen["logits"] = logits
-
-    clear = student.optimizer.zero_grad
-
-    def zero_grad(set_to_none: bool = True) -> None:
-        clear(set_to_none)
-        if "logits" in seen:
-            with torch.no_grad():
-                target = teacher_probs(seen["obs"])
-            cross_entropy = -(target * seen.pop("logits").float().log_softmax(dim=1)).sum(dim=1).mean()
-            (coef * cross_entropy).backward(retain_graph=True)  # SB3's loss shares this graph
-            losses.append(cross_entropy.item())
+    def distil(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], logits: torch.Tensor) -> None:
+        if not logits.requires_grad:  # rollout collection, not a training forward
+            return
+        with torch.no_grad():
+            target = teacher_probs(seen.pop("obs")).float()  # (batch, n_actions)
+            log_probs = logits.detach().float().log_softmax(dim=1)
+            losses.append(float(-(target * log_probs).sum(dim=1).mean()))
+            push = coef * (log_probs.exp() * target.sum(dim=1, keepdim=True) - target) / len(target)
+        logits.register_hook(lambda grad: grad + push.to(grad.dtype))
 
     handles = [
         student.features_extractor.register_forward_pre_hook(note_obs),
-        student.action_net.register_forward_hook(note_logits),
+        student.action_net.register_forward_hook(distil),
     ]
-    student.optimizer.zero_grad = zero_grad  # type: ignore[method-assign]
     try:
         yield losses
     finally:
-        del student.optimizer.zero_grad  # the instance attribute: the class's method is back
         for handle in handles:
             handle.remove()

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import gridlab
 from gridlab.models.precision import precision_of
@@ -47,9 +48,12 @@ def test_auto_takes_bf16_only_when_measured_faster_and_remembers(
 def test_timing_runs_the_runs_own_shapes(tmp_path: Path, policy: str) -> None:
     config, model = model_for(tmp_path, policy=policy, milestone="v3" if policy == "convlstm" else "v1",
                               n_steps=16, batch_size=32, n_epochs=2, precision="fp32")  # fmt: skip
+    rng_before = torch.random.get_rng_state()
     rates = training_precision.time_precisions(config, model.policy, seconds=0.05)
     assert set(rates) == {"fp32", "bf16"} and all(rate > 0 for rate in rates.values())
     assert precision_of(model.policy) == "fp32"  # timed on a copy
+    # Its forwards sample actions; a run that timed must train as one that read the cache did.
+    assert torch.equal(torch.random.get_rng_state(), rng_before)
 
 
 def test_a_bf16_run_learns_v1_and_saves_the_same_checkpoint_format(tmp_path: Path) -> None:
