@@ -386,7 +386,10 @@ def _average_precision(
         column = scores[:, classes.index(c)] if c in classes else np.zeros(len(y))
         per_class[int(c)] = float(average_precision(y == c, column))
         replicates.append(average_precision(y == c, column, weights))
-    mean_replicates = np.nanmean(np.stack(replicates), axis=0) if replicates else np.array([np.nan])
+    # a replicate may draw no row of any class (small samples): its mean is NaN, without a warning
+    stacked = np.stack(replicates) if replicates else np.full((1, 1), np.nan)
+    defined = np.isfinite(stacked).sum(axis=0)
+    mean_replicates = np.where(defined > 0, np.nansum(stacked, axis=0) / np.maximum(defined, 1), np.nan)
     return {"per_class": per_class, "mean": float(np.mean(list(per_class.values()))),
             "ci": interval(mean_replicates)}  # fmt: skip
 

@@ -328,3 +328,17 @@ def test_linear_probes_save_their_weights_and_others_say_why_not(
     pca = make_pipeline(PCA(2), LogisticRegression()).fit(data.x, data.y)
     with pytest.raises(ValueError, match="the pipeline transforms with PCA before its linear model"):
         linear_map(pca)
+
+
+def test_average_precision_takes_replicates_that_drew_no_rows_as_undefined_quietly() -> None:
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    y = np.array([0, 0, 1, 1])
+    model = LogisticRegression().fit(x, y)
+    counts = np.ones((probes.AP_REPLICATES, 2), dtype=np.int64)
+    counts[0] = 0  # the first replicate draws neither episode: no row, no average precision
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = probes._average_precision(model, x, y, groups=np.array([0, 0, 1, 1]), move=np.array([0, 1]),
+                                           counts=counts)  # fmt: skip
+    assert result["per_class"] == {0: 1.0, 1: 1.0} and result["mean"] == 1.0
+    assert result["ci"] == [1.0, 1.0]  # the other replicates, which all separate the classes
