@@ -92,3 +92,22 @@ def test_a_shipped_series_is_compact_and_in_training_order(name: str) -> None:
     for _, path in series:
         checkpoint = read_checkpoint(path)
         assert checkpoint.metadata["compact"] and checkpoint.policy_spec == agent.policy_spec
+
+
+SEEDS = SHIPPED / "random8x8_small_cnn_kickstart" / "seeds"
+
+
+def test_three_seeds_of_the_guided_smallcnn_ship_with_their_clones(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the sweep gridlab sweep configs/small_cnn_8x8_2robots_kickstart.yaml --grid seed=0,1,2
+    # --grid total_timesteps=500000 --grid kickstart_steps=500000 (README: the agents)
+    monkeypatch.chdir(SHIPPED.parent)
+    agent = gridlab.load(SHIPPED / "random8x8_small_cnn_kickstart")
+    for seed in range(3):
+        final, clone = (gridlab.load(SEEDS / f"seed_{seed}{suffix}") for suffix in ("", "_clone"))
+        assert final.config.seed == clone.config.seed == seed and final.config.kickstart_steps == 500_000
+        assert final.metadata["training"]["num_timesteps"] == 501_760
+        assert clone.metadata["training"]["num_timesteps"] == 0
+        for checkpoint in (final, clone):
+            assert checkpoint.metadata["compact"] and checkpoint.policy_spec == agent.policy_spec
+            assert checkpoint.evaluate(episodes=10, per_length=True, progress=False).success_rate >= 0.45
+    assert sum(f.stat().st_size for f in SEEDS.rglob("*") if f.is_file()) < SERIES_MB * 2**20
