@@ -42,6 +42,7 @@ from gridlab.training.config import TrainConfig, whole_number
 if typing.TYPE_CHECKING:
     from gridlab.agent import Agent
     from gridlab.sweeps import Sweep
+    from gridlab.training.evaluation import EvaluationResult
 
 # torch, stable-baselines3, scikit-learn and captum take seconds to import: the commands that use
 # them import them inside, so `gridlab --help` and `gridlab solve` start fast (tests/test_imports.py).
@@ -180,7 +181,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     out = args.out or _unused(default)
     result = agent.evaluate(episodes=args.episodes, out=out, per_length=args.per_length)
     print(f"{agent}\n{result.table()}\nwritten to {out}")
+    if args.against is not None:
+        print(_paired(agent, result, _load_agent(args.against), args))
     return 0
+
+
+def _paired(agent: Agent, result: EvaluationResult, other: Agent, args: argparse.Namespace) -> str:
+    """``other`` on the puzzles ``agent`` just played, and the paired difference (McNemar)."""
+    from gridlab.interp.scores import mcnemar, wilson
+    from gridlab.training.evaluation import evaluate
+
+    boards = [(a.height, a.width, a.num_robots) for a in (agent.make_env(), other.make_env())]
+    if boards[0] != boards[1]:
+        raise ValueError(
+            f"--against {args.against} plays {boards[1][0]}x{boards[1][1]} boards with {boards[1][2]} "
+            f"robots, {args.checkpoint} {boards[0][0]}x{boards[0][1]} with {boards[0][2]}: compare agents of "
+            "one task"
+        )
+    puzzles = agent.evaluation_puzzles(args.episodes, per_length=args.per_length)
+    theirs = evaluate(other.act, other.make_env(), puzzles)
+    lines = [f"on the same {len(puzzles)} puzzles (95% Wilson intervals):"]
+    for name, played in ((args.checkpoint, result), (args.against, theirs)):
+        low, high = wilson(int(played.solved.sum()), len(played.solved))
+        lines.append(f"  {name}: {played.success_rate:.1%} [{low:.1%}, {high:.1%}]")
+    paired = mcnemar(result.solved, theirs.solved)
+    low, high = paired["ci"]
+    lines.append(
+        f"  difference {paired['difference']:+.1%} [{low:+.1%}, {high:+.1%}], "
+        f"McNemar p = {paired['p_value']:.2g} ({paired['only_a']} solved by the first alone, "
+        f"{paired['only_b']} by the second alone)"
+    )
+    return "\n".join(lines)
 
 
 def _unused(path: Path) -> Path:
@@ -490,6 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON file (default: runs/evaluations/NAME/evaluation.json in the current folder, NAME "
         "being the checkpoint folder's name, or evaluation-2.json, ... if taken; never written "
         "into the checkpoint)",
+    )
+    evaluate_cmd.add_argument(
+        "--against",
+        default=None,
+        metavar="CHECKPOINT",
+        help="also play this checkpoint on the same puzzles and print the paired difference (McNemar)",
     )
     evaluate_cmd.set_defaults(func=_evaluate)
 

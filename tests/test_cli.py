@@ -225,3 +225,23 @@ def test_train_exits_130_when_interrupted_and_prints_the_final_evaluation(
     assert [(c.milestone, c.total_timesteps) for c in configs] == [("v1", 1000)]
     state = "interrupted; " if interrupted else ""
     assert capsys.readouterr().out == f"\n{printed}\n\n{state}checkpoint written to {tmp_path / 'final'}\n"
+
+
+def test_evaluate_against_another_checkpoint_pairs_them_on_the_same_puzzles(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    other = V1_MLP.parent / "v1_small_cnn"
+    assert main(["evaluate", str(V1_MLP), "--against", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        f"on the same 4 puzzles (95% Wilson intervals):\n  {V1_MLP}: 100.0% [51.0%, 100.0%]\n"
+        f"  {other}: 100.0% [51.0%, 100.0%]\n"
+        "  difference +0.0% [+0.0%, +0.0%], McNemar p = 1"
+        " (0 solved by the first alone, 0 by the second alone)\n"
+    )
+    eight = V1_MLP.parent / "v4_mlp"
+    assert main(["evaluate", str(V1_MLP), "--against", str(eight)]) == 2
+    assert capsys.readouterr().err.endswith(
+        f"--against {eight} plays 8x8 boards with 2 robots, {V1_MLP} 5x5 with 1: compare agents of one task\n"
+    )
