@@ -1,7 +1,7 @@
 """How well can an agent's network play its bank's puzzles when it is *taught* the solver's moves?
 
-    python scripts/imitation_ceiling.py configs/small_cnn_8x8_2robots.yaml --updates 20000 \\
-        --compare checkpoints/random8x8_small_cnn --out runs/imitation/small_cnn_8x8_2robots.json
+    python scripts/imitation_ceiling.py configs/small_cnn_8x8_2robots_ppo.yaml --updates 20000 \\
+        --compare checkpoints/random8x8_small_cnn_ppo --out runs/imitation/small_cnn_8x8_2robots.json
 
 Labels every training puzzle of the config's bank along one optimal plan, trains the config's
 policy from scratch to pick optimal moves (`gridlab.training.imitation`), then plays the same

@@ -12,7 +12,7 @@ import gridlab
 from gridlab.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL_CNN_8X8 = ROOT / "checkpoints" / "random8x8_small_cnn"
+SMALL_CNN_8X8 = ROOT / "checkpoints" / "random8x8_small_cnn_kickstart"
 DRC_5X5 = ROOT / "checkpoints" / "random5x5_convlstm"
 
 

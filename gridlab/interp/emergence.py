@@ -136,9 +136,15 @@ def _probe_columns(top: ProbeResult) -> dict[str, Any]:
     return columns
 
 
-def plot_emergence(table: pd.DataFrame, title: str = "", axes: Sequence[Axes] | None = None) -> list[Axes]:
+def plot_emergence(
+    table: pd.DataFrame,
+    title: str = "",
+    axes: Sequence[Axes] | None = None,
+    xlabel: str = "PPO steps (clone at 1)",
+) -> list[Axes]:
     """Success, the plan probe against its strongest baseline, and (recurrent agents) the
-    thinking-time benefit over training steps (log scale), each with its 95% interval."""
+    thinking-time benefit over the table's index (log scale), each with its 95% interval.
+    The index is PPO steps for a run's series; ``xlabel`` names another (cloning updates)."""
     panels = 3 if "thinking_change" in table else 2
     if axes is None:
         _, made = plt.subplots(1, panels, figsize=(4.2 * panels, 3.3))
@@ -163,7 +169,7 @@ def plot_emergence(table: pd.DataFrame, title: str = "", axes: Sequence[Axes] | 
         gain.set(ylabel="success change from thinking")
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xlabel("PPO steps (clone at 1)")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     if title:
         success.set_title(title, fontsize=10, loc="left")

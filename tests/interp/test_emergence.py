@@ -60,7 +60,10 @@ def test_every_checkpoint_is_measured_on_the_same_puzzles(series: Path, tmp_path
                       n_boot=100, progress=False)  # fmt: skip
     columns = ["success", "hook", "probe", "probe_low", "probe_high", "baseline_score"]
     assert again[columns].equals(table.loc[[0, 2048], columns])
-    plot_emergence(table, title="small")
+    axes = plot_emergence(table, title="small")
+    assert [ax.get_xlabel() for ax in axes] == ["PPO steps (clone at 1)"] * 2
+    axes = plot_emergence(table.set_axis([2000, 5000, 8500]), xlabel="DAgger updates")  # clones of one recipe
+    assert [ax.get_xlabel() for ax in axes] == ["DAgger updates"] * 2
     plt.close("all")
     with pytest.raises(ValueError, match="no checkpoints to measure"):
         emergence([], puzzles, "features_extractor.hook_relu2")
