@@ -31,6 +31,7 @@ MIN_SUCCESS = {
     "random8x8_small_cnn_kickstart": 0.5,
     "random8x8_small_cnn_ppo": 0.35,
     "random8x8_drc33_dagger": 0.7,
+    "random8x8_3robots_drc33_dagger": 0.6,
 }
 
 
