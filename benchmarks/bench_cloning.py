@@ -8,7 +8,7 @@ runs on the other core). Printed:
 
 1. the stream alone: puzzles/s and labelled states/s, with the learner's side doing nothing but
    receiving;
-2. cloning the SmallCNN of ``configs/small_cnn_8x8_2robots.yaml`` (batch 256, one torch thread
+2. cloning the SmallCNN of ``configs/small_cnn_8x8_2robots_ppo.yaml`` (batch 256, one torch thread
    in the learner) while the stream runs beside it: samples/s (states through forward and
    backward), and the stream's reuse (states drawn per state delivered; at most 1 means every
    state was used about once or never).
@@ -28,7 +28,7 @@ from gridlab.training.factory import policy_spec
 from gridlab.training.imitation import clone
 from gridlab.training.stream import SolverStream
 
-CONFIG = Path(__file__).parents[1] / "configs" / "small_cnn_8x8_2robots.yaml"
+CONFIG = Path(__file__).parents[1] / "configs" / "small_cnn_8x8_2robots_ppo.yaml"
 
 
 def main() -> None:

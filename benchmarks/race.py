@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/race.py --model small_cnn --recipe bc+ppo [--minutes 30]``
 
-Each run starts from the shipped config of its model (``configs/small_cnn_8x8_2robots.yaml`` or
+Each run starts from the shipped config of its model (``configs/small_cnn_8x8_2robots_ppo.yaml`` or
 ``configs/convlstm_8x8_2robots.yaml``: 8x8, 2 robots, bank ``banks/8x8-2``) with one torch thread
 in the learner, and trains until ``--minutes`` of wall clock have passed since it began, the
 recipe's cloning phase included (the solver stream's producer runs in a second process). Pure PPO
@@ -29,7 +29,7 @@ from gridlab.interp.scores import wilson
 from gridlab.training import TrainConfig, train
 
 CONFIGS = Path(__file__).parents[1] / "configs"
-MODELS = {"small_cnn": "small_cnn_8x8_2robots.yaml", "convlstm": "convlstm_8x8_2robots.yaml"}
+MODELS = {"small_cnn": "small_cnn_8x8_2robots_ppo.yaml", "convlstm": "convlstm_8x8_2robots.yaml"}
 
 
 class Deadline(BaseCallback):

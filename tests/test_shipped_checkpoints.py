@@ -19,18 +19,15 @@ MAX_MB = 10.0
 SERIES_MB = 8.0  # the compact checkpoint series shipped beside an agent, for emergence studies
 SERIES = sorted(p.parent.name for p in SHIPPED.glob("*/series"))
 # Greedy held-out success each random-board agent must keep, on its report and on the fixed set.
-# The 8x8 agents fall short of the targets set for them (>= 90% at 1-4 moves, >= 60% at 5-6):
-# their floors are what they reached, less a margin for the small fixed set.
+# The 8x8 floors are what each agent reached, less a margin for the small fixed set (only the
+# DAgger DRC(3, 3) meets the success targets, >= 90% at 1-4 moves and >= 60% at 5-6).
 MIN_SUCCESS = {
     "random5x5_small_cnn": 0.9,
     "random5x5_convlstm": 0.9,
-    "random8x8_small_cnn": 0.35,
     "random8x8_convlstm": 0.2,
-    "random8x8_3robots_small_cnn": 0.3,
-    "random8x8_3robots_convlstm": 0.15,
     "random8x8_small_cnn_kickstart": 0.5,
     "random8x8_small_cnn_ppo": 0.35,
-    "random8x8_drc33_dagger": 0.7,
+    "random8x8_drc33_dagger": 0.75,
     "random8x8_3robots_drc33_dagger": 0.6,
 }
 
@@ -115,16 +112,20 @@ def test_three_seeds_of_the_guided_smallcnn_ship_with_their_clones(monkeypatch: 
 
 
 CLONES = SHIPPED / "random8x8_drc33_dagger" / "clones"
-CLONES_MB = 6.0  # two compact DRC(3, 3) clones with float16 weights, 2.9 MB each
+CLONES_MB = 12.0  # four compact DRC(3, 3) clones with float16 weights, 2.9 MB each
+# by total DAgger updates, the updates of the run that made each clone (each run started from the
+# clone before it; the 1,000-update run between 5,000 and 8,500 is not shipped)
+CLONE_RUNS = {2000: 2000, 5000: 3000, 8500: 2500, 10000: 1500}
 
 
 def test_the_dagger_drc_ships_its_earlier_clones(monkeypatch: pytest.MonkeyPatch) -> None:
     # its series for emergence studies (notebook 06): no PPO steps, so indexed by DAgger updates
     monkeypatch.chdir(SHIPPED.parent)
     agent = gridlab.load(SHIPPED / "random8x8_drc33_dagger")
-    assert sorted(p.name for p in CLONES.iterdir()) == ["updates_2000", "updates_5000"]
-    for path, updates in ((CLONES / "updates_2000", 2000), (CLONES / "updates_5000", 3000)):
-        clone = gridlab.load(path)
+    assert sorted(p.name for p in CLONES.iterdir()) == sorted(f"updates_{n}" for n in CLONE_RUNS)
+    assert agent.metadata["training"]["recipe"]["cloning"]["updates"] == 2500  # the last run: 12,500 in all
+    for total, updates in CLONE_RUNS.items():
+        clone = gridlab.load(CLONES / f"updates_{total}")
         training = clone.metadata["training"]
         assert training["num_timesteps"] == 0 and training["recipe"]["cloning"]["updates"] == updates
         assert clone.metadata["compact"] and clone.policy_spec == agent.policy_spec
