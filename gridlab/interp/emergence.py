@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter
 from tqdm import tqdm
 
 from gridlab.agent import Agent
@@ -159,7 +160,8 @@ def plot_emergence(
     probe.plot(steps, table["probe"], "o-", ms=3, label="plan probe (chosen hook)")
     if "baseline_score" in table:
         probe.plot(steps, table["baseline_score"], "k--", lw=1, label="strongest baseline")
-    probe.set(ylabel="probe score (test episodes)", ylim=(0, 1))
+    probe.set(ylabel="probe score (test episodes)")
+    probe.set_ylim(bottom=0)  # scores this small would be a flat line on a 0-1 axis
     probe.legend(fontsize=7)
     if rest:
         gain = rest[0]
@@ -169,6 +171,7 @@ def plot_emergence(
         gain.set(ylabel="success change from thinking")
     for ax in axes:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # under a decade, minor labels overlap
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     if title:
