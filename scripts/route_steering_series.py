@@ -67,6 +67,7 @@ def main() -> None:
             rows.append(row)
     frame = pd.DataFrame(rows)
     out = args.out or Path("runs/route_steering") / f"{args.checkpoints[-1].name}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda f: f.write(frame.to_csv(index=False).encode()))
     print(frame.round(3).to_string())
     print(f"written to {out}")

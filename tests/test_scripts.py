@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_route_steering_series_writes_one_row_per_checkpoint_and_hook(tmp_path: Path) -> None:
-    out = tmp_path / "steering.csv"
+    out = tmp_path / "not yet made" / "steering.csv"  # the script makes the folder
     agent = ROOT / "checkpoints" / "random8x8_convlstm"
     hooks = ["drc.layers.0.hook_c.1", "drc.layers.1.hook_c.1"]
     subprocess.run(
