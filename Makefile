@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup quickstart demo test lint typecheck bench
+.PHONY: setup quickstart demo test test-slow lint typecheck bench
 
 # gridlab in editable mode with the dev extra: pytest, ruff, mypy, import-linter, and the
 # notebook extra (JupyterLab and what executes notebooks).
@@ -35,6 +35,11 @@ typecheck: setup
 # spread xdist_group-marked tests over both workers and built those fixtures twice.)
 test: lint typecheck
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
+
+# The tests marked slow, left out of `make test` (tests/conftest.py): a cold torch.compile of a
+# recurrent learner alone takes over 3 minutes here.
+test-slow: setup
+	$(BIN)/python -m pytest -q --runslow -m slow --durations=15
 
 bench: setup
 	$(BIN)/python benchmarks/bench_solver.py

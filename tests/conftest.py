@@ -11,6 +11,21 @@ from gridlab.training import Run, TrainConfig, train
 torch.set_num_threads(1)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="also run the tests marked slow (make test-slow)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the tests marked slow unless asked for: minutes each on a cold machine, they run in
+    `make test-slow` so that `make test` stays well under 15 minutes on 2 cores."""
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow (make test-slow)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def quick_config(tmp_path: Path, **overrides: object) -> TrainConfig:
     """A small, fast run on v1 with the MLP (learns in a few thousand steps)."""
     fields = {
