@@ -17,7 +17,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Leave out the tests marked slow unless asked for: minutes each on a cold machine, they run in
-    `make test-slow` so that `make test` stays well under 15 minutes on 2 cores."""
+    `make test-slow`, outside the suite `make test` and CI run."""
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow (make test-slow)")
