@@ -192,7 +192,7 @@ def test_recurrent_kickstarting_distils_and_resumes_from_the_clone(tmp_path: Pat
         torch.testing.assert_close(value, clone[name], msg=name)
 
 
-@pytest.mark.slow  # inductor compiles the training graph cold: 3-4 minutes on 2 cores
+@pytest.mark.slow  # inductor compiles the training graph cold: 170-206 s measured on 2 cores
 def test_a_compiled_recurrent_learner_kickstarts_in_bf16_and_keeps_plain_parameter_names() -> None:
     # bf16: a second backward through the retained compiled graph once left every weight NaN here
     config = TrainConfig(recipe="dagger+kickstart", kickstart_steps=10**6, compile=True,
